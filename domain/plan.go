@@ -1,0 +1,125 @@
+package domain
+
+// Plan is one boligsocial helhedsplan: a four-year period, the board's vision, the money pledged by each funding
+// source, the delaftaler (focus areas) and the housing areas it covers.
+type Plan struct {
+	ID                  string               `json:"id" yaml:"id"`
+	Name                string               `json:"name" yaml:"name"`
+	Municipality        string               `json:"municipality" yaml:"municipality"`
+	PeriodStart         Date                 `json:"period_start" yaml:"period_start"`
+	PeriodEnd           Date                 `json:"period_end" yaml:"period_end"`
+	Vision              string               `json:"vision" yaml:"vision"`
+	Settings            PlanSettings         `json:"settings" yaml:"settings"`
+	FundingSources      []FundingSource      `json:"funding_sources" yaml:"funding_sources"`
+	Delaftaler          []Delaftale          `json:"delaftaler" yaml:"delaftaler"`
+	HousingAssociations []HousingAssociation `json:"housing_associations" yaml:"housing_associations"`
+	HousingAreas        []HousingArea        `json:"housing_areas" yaml:"housing_areas"`
+}
+
+// PlanSettings are the plan's rules that the sources call unconfirmed or that differ between plans. They are data,
+// not constants, so the secretariat can change them without a release.
+type PlanSettings struct {
+	// MinLocalCofinancingPermille is LBF's minimum local co-financing share, in per mille (250 = 25 %).
+	MinLocalCofinancingPermille int64 `json:"min_local_cofinancing_permille" yaml:"min_local_cofinancing_permille"`
+	// BoardQuorum is how many board ballots decide a proposal. 1 today; quorum voting raises it.
+	BoardQuorum int `json:"board_quorum" yaml:"board_quorum"`
+	// ReallocationThresholdØre is the budget reallocation an initiative may make without board approval
+	// (unconfirmed in the sources; 0 means every reallocation needs approval).
+	ReallocationThresholdØre Money `json:"reallocation_threshold_ore" yaml:"reallocation_threshold_ore"`
+}
+
+// FundingSourceKind says how a source contributes.
+type FundingSourceKind string
+
+// Funding source kinds.
+const (
+	SourceCash          FundingSourceKind = "cash"             // kontant
+	SourceCashAndInKind FundingSourceKind = "cash_and_in_kind" // kontant og ressourcer
+	SourceInKind        FundingSourceKind = "in_kind"          // ressourcer
+)
+
+// FundingSource is one financier of the plan and the amount it has pledged (committed) over the whole period.
+type FundingSource struct {
+	ID           string            `json:"id" yaml:"id"`
+	Name         string            `json:"name" yaml:"name"`
+	Kind         FundingSourceKind `json:"kind" yaml:"kind"`
+	Local        bool              `json:"local" yaml:"local"` // counts as local co-financing (medfinansiering)
+	CommittedØre Money             `json:"committed_ore" yaml:"committed_ore"`
+	Note         string            `json:"note,omitempty" yaml:"note,omitempty"`
+}
+
+// Delaftale is a sub-agreement for one focus area (indsatsområde).
+type Delaftale struct {
+	ID          string `json:"id" yaml:"id"`
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// HousingAssociation (boligselskab) owns housing areas. Residents counts the residents of its areas in the plan,
+// as the plan states them (the seed gives one figure per association, not per area).
+type HousingAssociation struct {
+	ID        string `json:"id" yaml:"id"`
+	Name      string `json:"name" yaml:"name"`
+	Residents int    `json:"residents" yaml:"residents"`
+}
+
+// HousingArea (boligområde) is an area the plan covers.
+type HousingArea struct {
+	ID            string `json:"id" yaml:"id"`
+	Name          string `json:"name" yaml:"name"`
+	AssociationID string `json:"association_id" yaml:"association_id"`
+}
+
+// TotalCommitted is the sum pledged by all funding sources.
+func (p Plan) TotalCommitted() Money {
+	var t Money
+	for _, s := range p.FundingSources {
+		t += s.CommittedØre
+	}
+	return t
+}
+
+// LocalCofinancingPermille is the local share of the total budget in per mille, rounded down.
+func (p Plan) LocalCofinancingPermille() int64 {
+	total := p.TotalCommitted()
+	if total == 0 {
+		return 0
+	}
+	var local Money
+	for _, s := range p.FundingSources {
+		if s.Local {
+			local += s.CommittedØre
+		}
+	}
+	return int64(local) * 1000 / int64(total)
+}
+
+// Source returns the funding source with the given ID.
+func (p Plan) Source(id string) (FundingSource, bool) {
+	for _, s := range p.FundingSources {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return FundingSource{}, false
+}
+
+// HasDelaftale reports whether the plan has the delaftale.
+func (p Plan) HasDelaftale(id string) bool {
+	for _, d := range p.Delaftaler {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// HasHousingArea reports whether the plan covers the housing area.
+func (p Plan) HasHousingArea(id string) bool {
+	for _, a := range p.HousingAreas {
+		if a.ID == id {
+			return true
+		}
+	}
+	return false
+}

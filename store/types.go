@@ -1,0 +1,190 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+)
+
+// Sentinel errors. Driver errors are translated into these once, in this package; callers match with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Event is one entry of an initiative's append-only event log.
+type Event struct {
+	InitiativeID string          `db:"initiative_id" json:"initiative_id"`
+	Seq          int64           `db:"seq" json:"seq"` // equals the initiative's Version after the transition
+	Type         string          `db:"type" json:"type"`
+	ActorID      string          `db:"actor_id" json:"actor_id"`
+	ActorName    string          `db:"actor_name" json:"actor_name"`
+	ActorRole    domain.Role     `db:"actor_role" json:"actor_role"`
+	At           time.Time       `db:"at" json:"at"` // workflow time of the transition
+	PhaseBefore  domain.Phase    `db:"phase_before" json:"phase_before"`
+	PhaseAfter   domain.Phase    `db:"phase_after" json:"phase_after"`
+	Payload      json.RawMessage `db:"payload" json:"payload"`
+	RecordedAt   time.Time       `db:"recorded_at" json:"recorded_at"` // database time of the write
+}
+
+// Transition is what an activity writes for each state change: the event and the initiative as it is afterwards.
+// Writing it twice is harmless: the event is keyed by (initiative, seq) and the read model only moves forward.
+type Transition struct {
+	Event    Event             `json:"event"`
+	Snapshot domain.Initiative `json:"snapshot"`
+}
+
+// InitiativeSummary is one row of the initiative list.
+type InitiativeSummary struct {
+	ID             string       `db:"id"`
+	PlanID         string       `db:"plan_id"`
+	Title          string       `db:"title"`
+	Phase          domain.Phase `db:"phase"`
+	DelaftaleID    string       `db:"delaftale_id"`
+	HousingAreaIDs []string     `db:"-"`
+	ProposerID     string       `db:"proposer_id"`
+	BudgetØre      domain.Money `db:"budget_ore"`
+	Version        int64        `db:"version"`
+	CreatedAt      time.Time    `db:"created_at"`
+	UpdatedAt      time.Time    `db:"updated_at"`
+}
+
+// InitiativeFilter selects initiatives. Empty fields do not filter. Results are newest first; After is the
+// opaque cursor returned with the previous page.
+type InitiativeFilter struct {
+	PlanID        string
+	Phase         domain.Phase
+	DelaftaleID   string
+	HousingAreaID string
+	After         string
+	Limit         int // 1..200, default 50
+}
+
+// BudgetLine is money in each state. Committed is what a source has pledged (for a delaftale, its budget frame,
+// nil when the plan sets none); Available is Committed minus everything reserved, released or paid.
+type BudgetLine struct {
+	CommittedØre *domain.Money `json:"committed_ore"`
+	ReservedØre  domain.Money  `json:"reserved_ore"` // approved, not yet released
+	ReleasedØre  domain.Money  `json:"released_ore"` // released to finance, not yet paid
+	PaidØre      domain.Money  `json:"paid_ore"`
+	AvailableØre *domain.Money `json:"available_ore"`
+}
+
+// SourceBudget is the budget of one funding source.
+type SourceBudget struct {
+	SourceID string `json:"source_id"`
+	Name     string `json:"name"`
+	BudgetLine
+}
+
+// DelaftaleBudget is the budget of one delaftale.
+type DelaftaleBudget struct {
+	DelaftaleID string `json:"delaftale_id"`
+	Name        string `json:"name"`
+	BudgetLine
+}
+
+// Budget is a plan's money per funding source and per delaftale, from the ledger.
+type Budget struct {
+	PlanID     string            `json:"plan_id"`
+	Total      BudgetLine        `json:"total"`
+	Sources    []SourceBudget    `json:"sources"`
+	Delaftaler []DelaftaleBudget `json:"delaftaler"`
+}
+
+// Disbursement statuses.
+const (
+	DisbursementPending = "pending" // released, waiting for finance
+	DisbursementPaid    = "paid"
+)
+
+// Disbursement is one tranche payment finance has to make.
+type Disbursement struct {
+	ID              string                `db:"id"`
+	PlanID          string                `db:"plan_id"`
+	InitiativeID    string                `db:"initiative_id"`
+	InitiativeTitle string                `db:"initiative_title"`
+	MilestoneNo     int                   `db:"milestone_no"`
+	MilestoneTitle  string                `db:"milestone_title"`
+	Lines           []domain.SourceAmount `db:"-"`
+	TotalØre        domain.Money          `db:"total_ore"`
+	Status          string                `db:"status"`
+	Reference       *string               `db:"reference"`
+	ReleasedAt      time.Time             `db:"released_at"`
+	PaidAt          *time.Time            `db:"paid_at"`
+	PaidBy          *string               `db:"paid_by"`
+}
+
+// DisbursementFilter selects disbursements, oldest first (the order finance works in).
+type DisbursementFilter struct {
+	PlanID string
+	Status string // "" for all
+	After  string // opaque cursor
+	Limit  int    // 1..200, default 50
+}
+
+// ReserveInput reserves an approved initiative's budget and records the approval, in one transaction.
+type ReserveInput struct {
+	PlanID       string
+	InitiativeID string
+	DelaftaleID  string
+	Lines        []domain.SourceAmount // the budget per source
+	Transition   Transition
+}
+
+// ReleaseInput releases one tranche: it creates the pending disbursement, moves the money from reserved to
+// released, queues the finance notification in the outbox and records the transition, in one transaction.
+type ReleaseInput struct {
+	PlanID         string
+	InitiativeID   string
+	DelaftaleID    string
+	DisbursementID string
+	MilestoneNo    int
+	MilestoneTitle string
+	Lines          []domain.SourceAmount
+	Transition     Transition
+}
+
+// PayInput records that finance paid a disbursement, in one transaction with the ledger and the transition.
+type PayInput struct {
+	DisbursementID string
+	Reference      string
+	Actor          domain.Actor
+	Transition     Transition
+}
+
+// OutboxMessage is a message waiting to leave the system (today: finance webhooks).
+type OutboxMessage struct {
+	ID          int64           `db:"id"`
+	Topic       string          `db:"topic"` // e.g. "disbursement.released"
+	Key         string          `db:"key"`   // unique; sent as Idempotency-Key so the receiver can drop repeats
+	Payload     json.RawMessage `db:"payload"`
+	Attempts    int             `db:"attempts"`
+	LastError   *string         `db:"last_error"`
+	CreatedAt   time.Time       `db:"created_at"`
+	DeliveredAt *time.Time      `db:"delivered_at"`
+}
+
+// Principal is an authenticated user and their role in each plan they belong to.
+type Principal struct {
+	UserID string
+	Name   string
+	Email  string
+	Roles  map[string]domain.Role // plan ID -> role
+}
+
+// IdempotencyRecord is the stored outcome of a POST made with an Idempotency-Key.
+type IdempotencyRecord struct {
+	UserID      string     `db:"user_id"`
+	Key         string     `db:"key"`
+	Method      string     `db:"method"`
+	Path        string     `db:"path"`
+	RequestHash []byte     `db:"request_hash"`
+	Status      *int       `db:"status"` // nil while the first request is still running
+	ContentType *string    `db:"content_type"`
+	Body        []byte     `db:"body"`
+	CreatedAt   time.Time  `db:"created_at"`
+	CompletedAt *time.Time `db:"completed_at"`
+}

@@ -1,0 +1,102 @@
+// Package workflows holds the deterministic Temporal code of helhedsplan: one Initiative workflow per initiative.
+// This file is the contract the API and the worker share: the task queue, the workflow, update and query names,
+// the workflow ID helper and one input struct per message. No string literal for these names appears twice in
+// the module.
+package workflows
+
+import (
+	"github.com/helhedsplan/helhedsplan/domain"
+)
+
+// TaskQueue is the task queue the initiative worker polls.
+const TaskQueue = "helhedsplan-initiatives"
+
+// InitiativeWorkflowName is the registered name of the initiative workflow.
+const InitiativeWorkflowName = "Initiative"
+
+// Update names. Each has a validator: an action that is not allowed now is rejected before it is written to
+// history, so it never fails or wedges the workflow.
+const (
+	UpdateSync             = "sync"              // returns the state once every accepted transition is recorded
+	UpdateDecide           = "decide"            // board: a ballot on the current revision
+	UpdateResubmit         = "resubmit"          // operational group: a revised proposal
+	UpdateWithdraw         = "withdraw"          // the proposer, before approval
+	UpdateReportMilestone  = "report_milestone"  // operational group: progress on the current milestone
+	UpdateAcceptMilestone  = "accept_milestone"  // board
+	UpdateSubmitEvaluation = "submit_evaluation" // operational group, after the last milestone
+	UpdateAcceptEvaluation = "accept_evaluation" // board
+	UpdateConfirmPayment   = "confirm_payment"   // finance: a released tranche was paid
+)
+
+// QueryState returns the current domain.Initiative.
+const QueryState = "state"
+
+// InitiativeWorkflowID is the workflow ID of an initiative. One initiative, one workflow: starting a second with
+// the same ID is refused by the server.
+func InitiativeWorkflowID(initiativeID string) string { return "initiative/" + initiativeID }
+
+// StartInput starts an initiative workflow. The proposal has been validated against the plan and the ledger by the
+// caller; the workflow validates it again (without the ledger) so a bad start cannot create a bad initiative.
+type StartInput struct {
+	InitiativeID string          `json:"initiative_id"`
+	Plan         domain.Plan     `json:"plan"` // the plan's rules as of submission
+	Proposer     domain.Actor    `json:"proposer"`
+	Proposal     domain.Proposal `json:"proposal"`
+}
+
+// DecideInput is a board member's ballot.
+type DecideInput struct {
+	Actor   domain.Actor   `json:"actor"`
+	Outcome domain.Outcome `json:"outcome"`
+	Comment string         `json:"comment"`
+}
+
+// ResubmitInput is a revised proposal.
+type ResubmitInput struct {
+	Actor    domain.Actor    `json:"actor"`
+	Proposal domain.Proposal `json:"proposal"`
+	Comment  string          `json:"comment"` // what changed
+}
+
+// WithdrawInput withdraws the proposal.
+type WithdrawInput struct {
+	Actor  domain.Actor `json:"actor"`
+	Reason string       `json:"reason"`
+}
+
+// ReportMilestoneInput reports progress on milestone No.
+type ReportMilestoneInput struct {
+	Actor    domain.Actor `json:"actor"`
+	No       int          `json:"no"`
+	Summary  string       `json:"summary"`
+	SpentØre domain.Money `json:"spent_ore"`
+}
+
+// AcceptMilestoneInput accepts milestone No's report.
+type AcceptMilestoneInput struct {
+	Actor   domain.Actor `json:"actor"`
+	No      int          `json:"no"`
+	Comment string       `json:"comment"`
+}
+
+// SubmitEvaluationInput is the evaluation against each goal.
+type SubmitEvaluationInput struct {
+	Actor   domain.Actor        `json:"actor"`
+	Summary string              `json:"summary"`
+	Results []domain.GoalResult `json:"results"`
+}
+
+// AcceptEvaluationInput accepts the evaluation and completes the initiative.
+type AcceptEvaluationInput struct {
+	Actor   domain.Actor `json:"actor"`
+	Comment string       `json:"comment"`
+}
+
+// ConfirmPaymentInput says finance paid a disbursement.
+type ConfirmPaymentInput struct {
+	Actor          domain.Actor `json:"actor"`
+	DisbursementID string       `json:"disbursement_id"`
+	Reference      string       `json:"reference"`
+}
+
+// Every update returns the initiative as it is after the update, recorded in PostgreSQL (domain.Initiative).
