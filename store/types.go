@@ -12,6 +12,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrBadCursor means a list cursor was not one this package handed out (or was tampered with); the API
+	// answers 400.
+	ErrBadCursor = errors.New("invalid cursor")
 )
 
 // Event is one entry of an initiative's append-only event log.
@@ -106,6 +109,7 @@ type Disbursement struct {
 	PlanID          string                `db:"plan_id"`
 	InitiativeID    string                `db:"initiative_id"`
 	InitiativeTitle string                `db:"initiative_title"`
+	DelaftaleID     string                `db:"delaftale_id"` // the initiative's delaftale, as booked in the ledger
 	MilestoneNo     int                   `db:"milestone_no"`
 	MilestoneTitle  string                `db:"milestone_title"`
 	Lines           []domain.SourceAmount `db:"-"`
@@ -165,6 +169,8 @@ type OutboxMessage struct {
 	LastError   *string         `db:"last_error"`
 	CreatedAt   time.Time       `db:"created_at"`
 	DeliveredAt *time.Time      `db:"delivered_at"`
+	// NextAttemptAt is when the message may be claimed again: after a claim, the end of the claimer's lease.
+	NextAttemptAt time.Time `db:"next_attempt_at"`
 }
 
 // Principal is an authenticated user and their role in each plan they belong to.

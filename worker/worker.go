@@ -30,6 +30,11 @@ func New(c client.Client, acts *activities.Activities, o Options) worker.Worker 
 
 // Register adds the workflow and activities to a worker (or a test environment's registry).
 func Register(r worker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.Initiative, workflow.RegisterOptions{Name: workflows.InitiativeWorkflowName})
+	RegisterWorkflows(r)
 	r.RegisterActivity(acts)
+}
+
+// RegisterWorkflows adds the workflows alone, e.g. to a replayer checking recorded histories.
+func RegisterWorkflows(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(workflows.Initiative, workflow.RegisterOptions{Name: workflows.InitiativeWorkflowName})
 }

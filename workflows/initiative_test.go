@@ -217,7 +217,6 @@ func run(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step) domain.I
 	return final
 }
 
-
 func decide(a domain.Actor, o domain.Outcome, comment string) workflows.DecideInput {
 	return workflows.DecideInput{Actor: a, Outcome: o, Comment: comment}
 }

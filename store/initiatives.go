@@ -1,0 +1,288 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+)
+
+// Page sizes. Lists are keyset-paged, so a page costs the same however deep the client reads.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+	// DefaultEventPage and MaxEventPage bound ListEvents; an initiative has tens of events, not thousands.
+	DefaultEventPage = 100
+	MaxEventPage     = 1000
+)
+
+// RecordTransition writes an event and moves the read model to the snapshot, in one transaction. Activities are
+// retried, and a retry may arrive after a later transition was recorded, so both writes are idempotent: the event
+// is keyed by (initiative, seq) and the read model only takes a snapshot with a higher version than it has.
+func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return recordTransition(ctx, tx, t) })
+}
+
+// recordTransition is RecordTransition inside the caller's transaction, so a ledger write and the transition that
+// caused it commit together or not at all.
+func recordTransition(ctx context.Context, tx *sqlx.Tx, t Transition) error {
+	snap, ev := t.Snapshot, t.Event
+	switch {
+	case snap.ID == "" || snap.PlanID == "":
+		return fmt.Errorf("record transition: snapshot has no initiative or plan ID")
+	case ev.InitiativeID != snap.ID:
+		return fmt.Errorf("record transition: event is for initiative %q, snapshot for %q", ev.InitiativeID, snap.ID)
+	case ev.Seq != snap.Version || ev.Seq < 1:
+		return fmt.Errorf("record transition %s: event seq %d must equal the snapshot's version %d (>= 1)",
+			snap.ID, ev.Seq, snap.Version)
+	}
+	snapshot, err := json.Marshal(snap)
+	if err != nil {
+		return fmt.Errorf("record transition %s: snapshot: %w", snap.ID, err)
+	}
+	areas := snap.Proposal.HousingAreaIDs
+	if areas == nil {
+		areas = []string{}
+	}
+	createdAt, updatedAt := snap.CreatedAt, snap.UpdatedAt
+	if createdAt.IsZero() {
+		createdAt = ev.At
+	}
+	if updatedAt.IsZero() {
+		updatedAt = ev.At
+	}
+
+	// The read model row goes first: the event references it.
+	const qInitiative = `
+		INSERT INTO initiatives (id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore,
+		                         version, snapshot, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), COALESCE($12, now()))
+		ON CONFLICT (id) DO UPDATE SET
+			title            = EXCLUDED.title,
+			phase            = EXCLUDED.phase,
+			delaftale_id     = EXCLUDED.delaftale_id,
+			housing_area_ids = EXCLUDED.housing_area_ids,
+			proposer_id      = EXCLUDED.proposer_id,
+			budget_ore       = EXCLUDED.budget_ore,
+			version          = EXCLUDED.version,
+			snapshot         = EXCLUDED.snapshot,
+			updated_at       = EXCLUDED.updated_at
+		WHERE initiatives.version < EXCLUDED.version`
+	if _, err := tx.ExecContext(ctx, qInitiative, snap.ID, snap.PlanID, snap.Proposal.Title, string(snap.Phase),
+		snap.Proposal.DelaftaleID, pq.Array(areas), snap.Proposer.UserID, int64(domain.Total(snap.Proposal.Budget)),
+		snap.Version, snapshot, nullTime(createdAt), nullTime(updatedAt)); err != nil {
+		return translate(err, "record transition %s v%d: read model", snap.ID, snap.Version)
+	}
+
+	payload := []byte(ev.Payload)
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	const qEvent = `
+		INSERT INTO initiative_events (initiative_id, seq, type, actor_id, actor_name, actor_role, at,
+		                               phase_before, phase_after, payload)
+		VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()), $8, $9, $10)
+		ON CONFLICT (initiative_id, seq) DO NOTHING`
+	if _, err := tx.ExecContext(ctx, qEvent, ev.InitiativeID, ev.Seq, ev.Type, ev.ActorID, ev.ActorName,
+		string(ev.ActorRole), nullTime(ev.At), string(ev.PhaseBefore), string(ev.PhaseAfter), payload); err != nil {
+		return translate(err, "record transition %s v%d: event", snap.ID, snap.Version)
+	}
+	return nil
+}
+
+// GetInitiative returns the initiative as last recorded.
+func (s *Store) GetInitiative(ctx context.Context, id string) (domain.Initiative, error) {
+	const q = `SELECT snapshot FROM initiatives WHERE id = $1`
+	var b []byte
+	if err := s.db.GetContext(ctx, &b, q, id); err != nil {
+		return domain.Initiative{}, translate(err, "get initiative %s", id)
+	}
+	var in domain.Initiative
+	if err := json.Unmarshal(b, &in); err != nil {
+		return domain.Initiative{}, fmt.Errorf("get initiative %s: snapshot: %w", id, err)
+	}
+	return in, nil
+}
+
+// ListInitiatives returns one page of initiatives, newest first, and the cursor of the next page ("" on the last).
+// Paging by seq rather than by offset keeps pages stable while initiatives are added: none is shown twice or
+// skipped.
+func (s *Store) ListInitiatives(ctx context.Context, f InitiativeFilter) (items []InitiativeSummary, next string, err error) {
+	after, err := decodeCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageSize(f.Limit, DefaultPageSize, MaxPageSize)
+	// Empty filters compare a parameter with a constant; lib/pq plans each query with its values, so PostgreSQL
+	// folds those away and uses the matching index.
+	const q = `
+		SELECT seq, id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore, version,
+		       created_at, updated_at
+		FROM initiatives
+		WHERE ($1::text = '' OR plan_id = $1::text)
+		  AND ($2::text = '' OR phase = $2::text)
+		  AND ($3::text = '' OR delaftale_id = $3::text)
+		  AND ($4::text = '' OR housing_area_ids @> ARRAY[$4::text])
+		  AND ($5::bigint = 0 OR seq < $5::bigint)
+		ORDER BY seq DESC
+		LIMIT $6`
+	var rows []struct {
+		Seq   int64          `db:"seq"`
+		Areas pq.StringArray `db:"housing_area_ids"`
+		InitiativeSummary
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, f.PlanID, string(f.Phase), f.DelaftaleID, f.HousingAreaID, after,
+		limit+1); err != nil {
+		return nil, "", translate(err, "list initiatives")
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = encodeCursor(rows[limit-1].Seq)
+	}
+	items = make([]InitiativeSummary, len(rows))
+	for i, r := range rows {
+		items[i] = r.InitiativeSummary
+		items[i].HousingAreaIDs = []string(r.Areas)
+	}
+	return items, next, nil
+}
+
+// ListEvents returns an initiative's events after afterSeq, oldest first. limit <= 0 means DefaultEventPage. An
+// unknown initiative has no events.
+func (s *Store) ListEvents(ctx context.Context, initiativeID string, afterSeq int64, limit int) ([]Event, error) {
+	const q = `
+		SELECT initiative_id, seq, type, actor_id, actor_name, actor_role, at, phase_before, phase_after, payload,
+		       recorded_at
+		FROM initiative_events
+		WHERE initiative_id = $1 AND seq > $2
+		ORDER BY seq
+		LIMIT $3`
+	var rows []eventRow
+	if err := s.db.SelectContext(ctx, &rows, q, initiativeID, afterSeq,
+		pageSize(limit, DefaultEventPage, MaxEventPage)); err != nil {
+		return nil, translate(err, "list events of %s", initiativeID)
+	}
+	events := make([]Event, len(rows))
+	for i, r := range rows {
+		events[i] = Event{InitiativeID: r.InitiativeID, Seq: r.Seq, Type: r.Type, ActorID: r.ActorID,
+			ActorName: r.ActorName, ActorRole: domain.Role(r.ActorRole), At: r.At,
+			PhaseBefore: domain.Phase(r.PhaseBefore), PhaseAfter: domain.Phase(r.PhaseAfter),
+			Payload: json.RawMessage(r.Payload), RecordedAt: r.RecordedAt}
+	}
+	return events, nil
+}
+
+// eventRow scans an event. Payload is a []byte, not a json.RawMessage: database/sql copies the driver's buffer
+// only into *[]byte, and lib/pq reuses that buffer for the next row.
+type eventRow struct {
+	InitiativeID string    `db:"initiative_id"`
+	Seq          int64     `db:"seq"`
+	Type         string    `db:"type"`
+	ActorID      string    `db:"actor_id"`
+	ActorName    string    `db:"actor_name"`
+	ActorRole    string    `db:"actor_role"`
+	At           time.Time `db:"at"`
+	PhaseBefore  string    `db:"phase_before"`
+	PhaseAfter   string    `db:"phase_after"`
+	Payload      []byte    `db:"payload"`
+	RecordedAt   time.Time `db:"recorded_at"`
+}
+
+// CountInitiatives returns how many initiatives a plan has.
+func (s *Store) CountInitiatives(ctx context.Context, planID string) (int, error) {
+	const q = `SELECT count(*) FROM initiatives WHERE plan_id = $1`
+	var n int
+	if err := s.db.GetContext(ctx, &n, q, planID); err != nil {
+		return 0, translate(err, "count initiatives of %s", planID)
+	}
+	return n, nil
+}
+
+// InsertSyntheticInitiatives fills the read model with n copies of template for benchmarks, in one statement:
+// ids "bench-<k>" and titles "<title> <k>" continue after the bench rows already there, so every call adds n
+// rows. Only the read model is written (no events, no ledger). The template's delaftale and proposer must exist
+// in the plan.
+func (s *Store) InsertSyntheticInitiatives(ctx context.Context, planID string, n int, template domain.Initiative) error {
+	if n <= 0 {
+		return nil
+	}
+	template.PlanID = planID
+	if template.Version < 1 {
+		template.Version = 1
+	}
+	if template.Phase == "" {
+		template.Phase = domain.PhaseBoardReview
+	}
+	snapshot, err := json.Marshal(template)
+	if err != nil {
+		return fmt.Errorf("synthetic initiatives: %w", err)
+	}
+	areas := template.Proposal.HousingAreaIDs
+	if areas == nil {
+		areas = []string{}
+	}
+	const q = `
+		WITH start AS (SELECT count(*) AS n FROM initiatives WHERE id LIKE 'bench-%')
+		INSERT INTO initiatives (id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore,
+		                         version, snapshot, created_at, updated_at)
+		SELECT 'bench-' || (start.n + g), $1, $2::text || ' ' || (start.n + g), $3, $4, $5, $6, $7, $8,
+		       jsonb_set(jsonb_set($9::jsonb, '{id}', to_jsonb('bench-' || (start.n + g))),
+		                 '{proposal,title}', to_jsonb($2::text || ' ' || (start.n + g))),
+		       COALESCE($10, now()), COALESCE($10, now())
+		FROM start, generate_series(1, $11::bigint) AS g
+		ORDER BY g`
+	if _, err := s.db.ExecContext(ctx, q, planID, template.Proposal.Title, string(template.Phase),
+		template.Proposal.DelaftaleID, pq.Array(areas), template.Proposer.UserID,
+		int64(domain.Total(template.Proposal.Budget)), template.Version, snapshot, nullTime(template.CreatedAt),
+		n); err != nil {
+		return translate(err, "insert %d synthetic initiatives", n)
+	}
+	return nil
+}
+
+// encodeCursor hides the seq so clients treat cursors as opaque and we may change what is in them.
+func encodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(seq, 10)))
+}
+
+// decodeCursor returns 0 for the first page.
+func decodeCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, fmt.Errorf("cursor %q: %w", c, ErrBadCursor)
+	}
+	seq, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || seq < 1 {
+		return 0, fmt.Errorf("cursor %q: %w", c, ErrBadCursor)
+	}
+	return seq, nil
+}
+
+// pageSize applies a default to a missing limit and caps a large one, rather than refusing it.
+func pageSize(limit, def, max int) int {
+	switch {
+	case limit <= 0:
+		return def
+	case limit > max:
+		return max
+	}
+	return limit
+}
+
+// nullTime is NULL for the zero time, so the database fills in now() instead of storing year 1.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
