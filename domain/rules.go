@@ -121,7 +121,7 @@ func ValidateProposal(plan Plan, p *Proposal, available map[string]Money) error 
 			b, t := budget[s.ID], tranches[s.ID]
 			if b != t {
 				ps.add("milestones", "tranches_do_not_sum_to_budget",
-					"Raterne fra %s summer til %s, men budgettet er %s.", s.Name, t, b)
+					"Budgettet fra %s er %s, men raterne summer til %s; de skal være ens.", s.Name, b, t)
 			}
 		}
 	}
@@ -130,7 +130,7 @@ func ValidateProposal(plan Plan, p *Proposal, available map[string]Money) error 
 			if a, ok := available[l.SourceID]; ok && budget[l.SourceID] > a {
 				s, _ := plan.Source(l.SourceID)
 				ps.add(fmt.Sprintf("budget[%d].amount_ore", i), "exceeds_uncommitted",
-					"%s har kun %s tilbage, som ikke er reserveret; der søges %s.", s.Name, a, budget[l.SourceID])
+					"Der søges %s fra %s, men kun %s er endnu ikke reserveret.", budget[l.SourceID], s.Name, a)
 			}
 		}
 	}
@@ -265,7 +265,7 @@ func CheckReport(in *Initiative, a Actor, no int, summary string, spent Money) e
 	if spent < 0 {
 		ps.add("spent_ore", "negative", "Forbruget må ikke være negativt.")
 	} else if in.SpentTotal()+spent > in.PaidTotal() {
-		ps.add("spent_ore", "exceeds_paid", "Samlet forbrug %s overstiger det udbetalte %s.", in.SpentTotal()+spent, in.PaidTotal())
+		ps.add("spent_ore", "exceeds_paid", "Samlet forbrug på %s er mere end de %s, der er udbetalt.", in.SpentTotal()+spent, in.PaidTotal())
 	}
 	return ps.err("Rapporten kan ikke modtages.")
 }

@@ -11,17 +11,25 @@ import (
 // older rows are expired lazily by BeginIdempotent and in bulk by PurgeIdempotency.
 const IdempotencyTTL = 24 * time.Hour
 
+// IdempotencyLease is how long an unfinished claim holds its key. A request that has not completed by then died
+// with its process (the API gives up on a request long before), so a retry may take the key over: the work it
+// redoes is deduplicated below (the same workflow update ID, the same derived initiative ID).
+const IdempotencyLease = 2 * time.Minute
+
 // BeginIdempotent claims (user, key) for a request that is about to run and returns nil. If the key is already
 // claimed it returns the existing record instead and claims nothing; the caller decides: another request hash
 // means the key was reused for a different request (422), a nil Status means the first request is still running
-// (409), anything else is a response to replay. A record older than IdempotencyTTL is discarded first.
+// (409), anything else is a response to replay. A record older than IdempotencyTTL, or an unfinished one older
+// than IdempotencyLease, is discarded first.
 func (s *Store) BeginIdempotent(ctx context.Context, r IdempotencyRecord) (existing *IdempotencyRecord, err error) {
 	if r.UserID == "" || r.Key == "" {
 		return nil, fmt.Errorf("begin idempotent request: user and key are required")
 	}
 	const qExpire = `
 		DELETE FROM idempotency_keys
-		WHERE user_id = $1 AND key = $2 AND created_at < now() - $3::bigint * interval '1 microsecond'`
+		WHERE user_id = $1 AND key = $2
+		  AND (created_at < now() - $3::bigint * interval '1 microsecond'
+		       OR (status IS NULL AND created_at < now() - $4::bigint * interval '1 microsecond'))`
 	const qInsert = `
 		INSERT INTO idempotency_keys (user_id, key, method, path, request_hash)
 		VALUES ($1, $2, $3, $4, $5)
@@ -33,7 +41,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, r IdempotencyRecord) (exist
 	// The row found on conflict may be abandoned or expired before we read it; then claim again. Three rounds are
 	// plenty: each lost round means another request finished in between.
 	for range 3 {
-		if _, err := s.db.ExecContext(ctx, qExpire, r.UserID, r.Key, IdempotencyTTL.Microseconds()); err != nil {
+		if _, err := s.db.ExecContext(ctx, qExpire, r.UserID, r.Key, IdempotencyTTL.Microseconds(), IdempotencyLease.Microseconds()); err != nil {
 			return nil, translate(err, "expire idempotency key")
 		}
 		hash := r.RequestHash

@@ -99,6 +99,42 @@ func TestIdempotency(t *testing.T) {
 		}
 	})
 
+	t.Run("unfinished_claim_of_a_dead_request_is_taken_over_after_the_lease", func(t *testing.T) {
+		r := req
+		r.Key = "k-dead"
+		if _, err := s.BeginIdempotent(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.BeginIdempotent(ctx, r); err != nil || got == nil || got.Status != nil {
+			t.Fatalf("Begin while the first runs = %+v, %v; want the in-progress record", got, err)
+		}
+		if _, err := s.DB().ExecContext(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '3 minutes'
+			WHERE key = 'k-dead'`); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.BeginIdempotent(ctx, r); err != nil || got != nil {
+			t.Fatalf("Begin after the lease = %+v, %v; want a fresh claim", got, err)
+		}
+	})
+
+	t.Run("completed_record_outlives_the_lease", func(t *testing.T) {
+		r := req
+		r.Key = "k-done"
+		if _, err := s.BeginIdempotent(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CompleteIdempotent(ctx, r.UserID, r.Key, 201, "application/json", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().ExecContext(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '3 hours'
+			WHERE key = 'k-done'`); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.BeginIdempotent(ctx, r); err != nil || got == nil || got.Status == nil || *got.Status != 201 {
+			t.Fatalf("Begin on a completed 3-hour-old key = %+v, %v; want the stored answer", got, err)
+		}
+	})
+
 	t.Run("purge_deletes_older_records", func(t *testing.T) {
 		before := count(t, s, `SELECT count(*) FROM idempotency_keys`)
 		n, err := s.PurgeIdempotency(ctx, time.Now().Add(time.Minute))

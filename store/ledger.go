@@ -105,8 +105,8 @@ func (s *Store) Reserve(ctx context.Context, in ReserveInput) error {
 			var short []string
 			for _, l := range todo {
 				if a := avail[l.SourceID]; l.AmountØre > a {
-					short = append(short, fmt.Sprintf("%s har kun %s tilbage, som ikke er reserveret; der søges %s",
-						names[l.SourceID], a, l.AmountØre))
+					short = append(short, fmt.Sprintf("der søges %s fra %s, men kun %s er endnu ikke reserveret",
+						l.AmountØre, names[l.SourceID], a))
 				}
 			}
 			if len(short) > 0 {

@@ -1,0 +1,630 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/store"
+)
+
+// The types in this file are the JSON the API speaks, kept apart from domain and store structs so a field added
+// there never appears in (or is accepted from) the API by accident. Money is always *_ore (int64 øre) plus a
+// Danish text ("1.234,50 kr.") for display.
+
+// ---- requests ----
+
+type amountBody struct {
+	SourceID  string `json:"source_id"`
+	AmountOre int64  `json:"amount_ore"`
+}
+
+type goalBody struct {
+	ID               string `json:"id"`
+	Description      string `json:"description"`
+	SuccessCriterion string `json:"success_criterion"`
+}
+
+type milestoneBody struct {
+	Title   string       `json:"title"`
+	DueDate string       `json:"due_date"` // parsed here so a bad date is a field problem, not a 400
+	Tranche []amountBody `json:"tranche"`
+}
+
+type proposalBody struct {
+	Title          string          `json:"title"`
+	Description    string          `json:"description"`
+	DelaftaleID    string          `json:"delaftale_id"`
+	HousingAreaIDs []string        `json:"housing_area_ids"`
+	TargetGroup    string          `json:"target_group"`
+	Goals          []goalBody      `json:"goals"`
+	Budget         []amountBody    `json:"budget"`
+	Milestones     []milestoneBody `json:"milestones"`
+}
+
+type createInitiativeBody struct {
+	PlanID string `json:"plan_id"`
+	proposalBody
+}
+
+type resubmitBody struct {
+	proposalBody
+	Comment string `json:"comment"`
+}
+
+type decisionBody struct {
+	Outcome string `json:"outcome"`
+	Comment string `json:"comment"`
+}
+
+type withdrawBody struct {
+	Reason string `json:"reason"`
+}
+
+type reportBody struct {
+	Summary  string `json:"summary"`
+	SpentOre int64  `json:"spent_ore"`
+}
+
+type commentBody struct {
+	Comment string `json:"comment"`
+}
+
+type goalResultBody struct {
+	GoalID   string `json:"goal_id"`
+	Achieved bool   `json:"achieved"`
+	Result   string `json:"result"`
+}
+
+type evaluationBody struct {
+	Summary string           `json:"summary"`
+	Results []goalResultBody `json:"results"`
+}
+
+type confirmBody struct {
+	Reference string `json:"reference"`
+}
+
+func amountsToDomain(in []amountBody) []domain.SourceAmount {
+	out := make([]domain.SourceAmount, len(in))
+	for i, a := range in {
+		out[i] = domain.SourceAmount{SourceID: a.SourceID, AmountØre: domain.Money(a.AmountOre)}
+	}
+	return out
+}
+
+// toDomain converts the body; the problems are dates it could not parse, reported like the domain's own.
+func (b proposalBody) toDomain() (domain.Proposal, []domain.FieldProblem) {
+	var problems []domain.FieldProblem
+	p := domain.Proposal{
+		Title:          b.Title,
+		Description:    b.Description,
+		DelaftaleID:    b.DelaftaleID,
+		HousingAreaIDs: append([]string{}, b.HousingAreaIDs...),
+		TargetGroup:    b.TargetGroup,
+		Goals:          make([]domain.Goal, len(b.Goals)),
+		Budget:         amountsToDomain(b.Budget),
+		Milestones:     make([]domain.MilestonePlan, len(b.Milestones)),
+	}
+	for i, g := range b.Goals {
+		p.Goals[i] = domain.Goal{ID: g.ID, Description: g.Description, SuccessCriterion: g.SuccessCriterion}
+	}
+	for i, m := range b.Milestones {
+		p.Milestones[i] = domain.MilestonePlan{Title: m.Title, Tranche: amountsToDomain(m.Tranche)}
+		if m.DueDate == "" {
+			continue // ValidateProposal reports it as required
+		}
+		d, err := domain.ParseDate(m.DueDate)
+		if err != nil {
+			problems = append(problems, domain.FieldProblem{
+				Field: fmt.Sprintf("milestones[%d].due_date", i), Code: "invalid_date",
+				Message: fmt.Sprintf("%q er ikke en dato; brug ÅÅÅÅ-MM-DD.", m.DueDate),
+			})
+			continue
+		}
+		p.Milestones[i].DueDate = d
+	}
+	return p, problems
+}
+
+// ---- responses ----
+
+type amountOut struct {
+	SourceID  string `json:"source_id"`
+	AmountOre int64  `json:"amount_ore"`
+	Amount    string `json:"amount"`
+}
+
+func amountsOut(in []domain.SourceAmount) []amountOut {
+	out := make([]amountOut, len(in))
+	for i, a := range in {
+		out[i] = amountOut{SourceID: a.SourceID, AmountOre: int64(a.AmountØre), Amount: a.AmountØre.String()}
+	}
+	return out
+}
+
+type actorOut struct {
+	UserID   string `json:"user_id"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	RoleName string `json:"role_name"`
+}
+
+func actorToOut(a domain.Actor) actorOut {
+	return actorOut{UserID: a.UserID, Name: a.Name, Role: string(a.Role), RoleName: a.Role.DanishName()}
+}
+
+func actorPtrOut(a *domain.Actor) *actorOut {
+	if a == nil {
+		return nil
+	}
+	o := actorToOut(*a)
+	return &o
+}
+
+type meOut struct {
+	UserID string       `json:"user_id"`
+	Name   string       `json:"name"`
+	Email  string       `json:"email"`
+	Plans  []memberPlan `json:"plans"`
+}
+
+type memberPlan struct {
+	PlanID   string `json:"plan_id"`
+	PlanName string `json:"plan_name"`
+	Role     string `json:"role"`
+	RoleName string `json:"role_name"`
+}
+
+type planSummaryOut struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Municipality string `json:"municipality"`
+	PeriodStart  string `json:"period_start"`
+	PeriodEnd    string `json:"period_end"`
+	Role         string `json:"role"`
+	RoleName     string `json:"role_name"`
+}
+
+type listOut[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func page[T any](items []T, next string) listOut[T] {
+	out := listOut[T]{Items: items}
+	if out.Items == nil {
+		out.Items = []T{}
+	}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return out
+}
+
+type planOut struct {
+	ID                       string             `json:"id"`
+	Name                     string             `json:"name"`
+	Municipality             string             `json:"municipality"`
+	PeriodStart              string             `json:"period_start"`
+	PeriodEnd                string             `json:"period_end"`
+	Vision                   string             `json:"vision"`
+	Settings                 planSettingsOut    `json:"settings"`
+	FundingSources           []fundingSourceOut `json:"funding_sources"`
+	Delaftaler               []delaftaleOut     `json:"delaftaler"`
+	HousingAssociations      []housingAssocOut  `json:"housing_associations"`
+	HousingAreas             []housingAreaOut   `json:"housing_areas"`
+	TotalCommittedOre        int64              `json:"total_committed_ore"`
+	TotalCommitted           string             `json:"total_committed"`
+	LocalCofinancingPermille int64              `json:"local_cofinancing_permille"`
+	LocalCofinancing         string             `json:"local_cofinancing"`
+	YourRole                 string             `json:"your_role"`
+	YourRoleName             string             `json:"your_role_name"`
+}
+
+type planSettingsOut struct {
+	MinLocalCofinancingPermille int64  `json:"min_local_cofinancing_permille"`
+	MinLocalCofinancing         string `json:"min_local_cofinancing"`
+	BoardQuorum                 int    `json:"board_quorum"`
+	ReallocationThresholdOre    int64  `json:"reallocation_threshold_ore"`
+	ReallocationThreshold       string `json:"reallocation_threshold"`
+}
+
+type fundingSourceOut struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	Local        bool   `json:"local"`
+	CommittedOre int64  `json:"committed_ore"`
+	Committed    string `json:"committed"`
+	Note         string `json:"note,omitempty"`
+}
+
+type delaftaleOut struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+type housingAssocOut struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Residents int    `json:"residents"`
+}
+
+type housingAreaOut struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	AssociationID string `json:"association_id"`
+}
+
+// permilleText writes a per-mille share as a Danish percentage with one decimal: 466 -> "46,6 %".
+func permilleText(p int64) string {
+	sign := ""
+	if p < 0 {
+		sign, p = "-", -p
+	}
+	return fmt.Sprintf("%s%d,%d %%", sign, p/10, p%10)
+}
+
+func planToOut(p domain.Plan, role domain.Role) planOut {
+	out := planOut{
+		ID: p.ID, Name: p.Name, Municipality: p.Municipality,
+		PeriodStart: p.PeriodStart.String(), PeriodEnd: p.PeriodEnd.String(), Vision: p.Vision,
+		Settings: planSettingsOut{
+			MinLocalCofinancingPermille: p.Settings.MinLocalCofinancingPermille,
+			MinLocalCofinancing:         permilleText(p.Settings.MinLocalCofinancingPermille),
+			BoardQuorum:                 p.Settings.BoardQuorum,
+			ReallocationThresholdOre:    int64(p.Settings.ReallocationThresholdØre),
+			ReallocationThreshold:       p.Settings.ReallocationThresholdØre.String(),
+		},
+		FundingSources:           make([]fundingSourceOut, len(p.FundingSources)),
+		Delaftaler:               make([]delaftaleOut, len(p.Delaftaler)),
+		HousingAssociations:      make([]housingAssocOut, len(p.HousingAssociations)),
+		HousingAreas:             make([]housingAreaOut, len(p.HousingAreas)),
+		TotalCommittedOre:        int64(p.TotalCommitted()),
+		TotalCommitted:           p.TotalCommitted().String(),
+		LocalCofinancingPermille: p.LocalCofinancingPermille(),
+		LocalCofinancing:         permilleText(p.LocalCofinancingPermille()),
+		YourRole:                 string(role),
+		YourRoleName:             role.DanishName(),
+	}
+	for i, s := range p.FundingSources {
+		out.FundingSources[i] = fundingSourceOut{ID: s.ID, Name: s.Name, Kind: string(s.Kind), Local: s.Local,
+			CommittedOre: int64(s.CommittedØre), Committed: s.CommittedØre.String(), Note: s.Note}
+	}
+	for i, d := range p.Delaftaler {
+		out.Delaftaler[i] = delaftaleOut{ID: d.ID, Name: d.Name, Description: d.Description}
+	}
+	for i, a := range p.HousingAssociations {
+		out.HousingAssociations[i] = housingAssocOut{ID: a.ID, Name: a.Name, Residents: a.Residents}
+	}
+	for i, a := range p.HousingAreas {
+		out.HousingAreas[i] = housingAreaOut{ID: a.ID, Name: a.Name, AssociationID: a.AssociationID}
+	}
+	return out
+}
+
+type budgetLineOut struct {
+	CommittedOre *int64  `json:"committed_ore"` // null: no frame set (delaftaler without a budget frame)
+	Committed    *string `json:"committed"`
+	ReservedOre  int64   `json:"reserved_ore"`
+	Reserved     string  `json:"reserved"`
+	ReleasedOre  int64   `json:"released_ore"`
+	Released     string  `json:"released"`
+	PaidOre      int64   `json:"paid_ore"`
+	Paid         string  `json:"paid"`
+	AvailableOre *int64  `json:"available_ore"`
+	Available    *string `json:"available"`
+}
+
+func optMoney(m *domain.Money) (*int64, *string) {
+	if m == nil {
+		return nil, nil
+	}
+	n, s := int64(*m), m.String()
+	return &n, &s
+}
+
+func budgetLineToOut(l store.BudgetLine) budgetLineOut {
+	out := budgetLineOut{
+		ReservedOre: int64(l.ReservedØre), Reserved: l.ReservedØre.String(),
+		ReleasedOre: int64(l.ReleasedØre), Released: l.ReleasedØre.String(),
+		PaidOre: int64(l.PaidØre), Paid: l.PaidØre.String(),
+	}
+	out.CommittedOre, out.Committed = optMoney(l.CommittedØre)
+	out.AvailableOre, out.Available = optMoney(l.AvailableØre)
+	return out
+}
+
+type sourceBudgetOut struct {
+	SourceID string `json:"source_id"`
+	Name     string `json:"name"`
+	budgetLineOut
+}
+
+type delaftaleBudgetOut struct {
+	DelaftaleID string `json:"delaftale_id"`
+	Name        string `json:"name"`
+	budgetLineOut
+}
+
+type budgetOut struct {
+	PlanID     string               `json:"plan_id"`
+	Total      budgetLineOut        `json:"total"`
+	Sources    []sourceBudgetOut    `json:"sources"`
+	Delaftaler []delaftaleBudgetOut `json:"delaftaler"`
+}
+
+func budgetToOut(b store.Budget) budgetOut {
+	out := budgetOut{
+		PlanID:     b.PlanID,
+		Total:      budgetLineToOut(b.Total),
+		Sources:    make([]sourceBudgetOut, len(b.Sources)),
+		Delaftaler: make([]delaftaleBudgetOut, len(b.Delaftaler)),
+	}
+	for i, s := range b.Sources {
+		out.Sources[i] = sourceBudgetOut{SourceID: s.SourceID, Name: s.Name, budgetLineOut: budgetLineToOut(s.BudgetLine)}
+	}
+	for i, d := range b.Delaftaler {
+		out.Delaftaler[i] = delaftaleBudgetOut{DelaftaleID: d.DelaftaleID, Name: d.Name, budgetLineOut: budgetLineToOut(d.BudgetLine)}
+	}
+	return out
+}
+
+type initiativeSummaryOut struct {
+	ID             string    `json:"id"`
+	PlanID         string    `json:"plan_id"`
+	Title          string    `json:"title"`
+	Phase          string    `json:"phase"`
+	PhaseName      string    `json:"phase_name"`
+	DelaftaleID    string    `json:"delaftale_id"`
+	HousingAreaIDs []string  `json:"housing_area_ids"`
+	ProposerID     string    `json:"proposer_id"`
+	BudgetOre      int64     `json:"budget_ore"`
+	Budget         string    `json:"budget"`
+	Version        int64     `json:"version"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func summaryToOut(s store.InitiativeSummary) initiativeSummaryOut {
+	areas := s.HousingAreaIDs
+	if areas == nil {
+		areas = []string{}
+	}
+	return initiativeSummaryOut{
+		ID: s.ID, PlanID: s.PlanID, Title: s.Title, Phase: string(s.Phase), PhaseName: s.Phase.DanishName(),
+		DelaftaleID: s.DelaftaleID, HousingAreaIDs: areas, ProposerID: s.ProposerID,
+		BudgetOre: int64(s.BudgetØre), Budget: s.BudgetØre.String(), Version: s.Version,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
+	}
+}
+
+type goalOut struct {
+	ID               string `json:"id"`
+	Description      string `json:"description"`
+	SuccessCriterion string `json:"success_criterion"`
+}
+
+type milestonePlanOut struct {
+	Title   string      `json:"title"`
+	DueDate string      `json:"due_date"`
+	Tranche []amountOut `json:"tranche"`
+}
+
+type proposalOut struct {
+	Title          string             `json:"title"`
+	Description    string             `json:"description"`
+	DelaftaleID    string             `json:"delaftale_id"`
+	HousingAreaIDs []string           `json:"housing_area_ids"`
+	TargetGroup    string             `json:"target_group"`
+	Goals          []goalOut          `json:"goals"`
+	Budget         []amountOut        `json:"budget"`
+	BudgetTotalOre int64              `json:"budget_total_ore"`
+	BudgetTotal    string             `json:"budget_total"`
+	Milestones     []milestonePlanOut `json:"milestones"`
+}
+
+type ballotOut struct {
+	Revision int       `json:"revision"`
+	Actor    actorOut  `json:"actor"`
+	Outcome  string    `json:"outcome"`
+	Comment  string    `json:"comment"`
+	At       time.Time `json:"at"`
+}
+
+type decisionOut struct {
+	Revision int         `json:"revision"`
+	Outcome  string      `json:"outcome"`
+	Comment  string      `json:"comment"`
+	Ballots  []ballotOut `json:"ballots"`
+	At       time.Time   `json:"at"`
+}
+
+type reportOut struct {
+	Summary  string    `json:"summary"`
+	SpentOre int64     `json:"spent_ore"`
+	Spent    string    `json:"spent"`
+	Actor    actorOut  `json:"actor"`
+	At       time.Time `json:"at"`
+}
+
+type milestoneOut struct {
+	No               int         `json:"no"`
+	Title            string      `json:"title"`
+	DueDate          string      `json:"due_date"`
+	Tranche          []amountOut `json:"tranche"`
+	TrancheTotalOre  int64       `json:"tranche_total_ore"`
+	TrancheTotal     string      `json:"tranche_total"`
+	TrancheStatus    string      `json:"tranche_status"`
+	DisbursementID   string      `json:"disbursement_id,omitempty"`
+	ReleasedAt       *time.Time  `json:"released_at,omitempty"`
+	PaidAt           *time.Time  `json:"paid_at,omitempty"`
+	PaymentReference string      `json:"payment_reference,omitempty"`
+	Report           *reportOut  `json:"report,omitempty"`
+	AcceptedBy       *actorOut   `json:"accepted_by,omitempty"`
+	AcceptedAt       *time.Time  `json:"accepted_at,omitempty"`
+}
+
+type goalResultOut struct {
+	GoalID   string `json:"goal_id"`
+	Achieved bool   `json:"achieved"`
+	Result   string `json:"result"`
+}
+
+type evaluationOut struct {
+	Summary     string          `json:"summary"`
+	Results     []goalResultOut `json:"results"`
+	SubmittedBy actorOut        `json:"submitted_by"`
+	SubmittedAt time.Time       `json:"submitted_at"`
+	AcceptedBy  *actorOut       `json:"accepted_by,omitempty"`
+	AcceptedAt  *time.Time      `json:"accepted_at,omitempty"`
+	Comment     string          `json:"comment,omitempty"`
+}
+
+type initiativeOut struct {
+	ID              string         `json:"id"`
+	PlanID          string         `json:"plan_id"`
+	Phase           string         `json:"phase"`
+	PhaseName       string         `json:"phase_name"`
+	Version         int64          `json:"version"`
+	Revision        int            `json:"revision"`
+	Proposer        actorOut       `json:"proposer"`
+	Proposal        proposalOut    `json:"proposal"`
+	Ballots         []ballotOut    `json:"ballots"`
+	Decisions       []decisionOut  `json:"decisions"`
+	Milestones      []milestoneOut `json:"milestones"`
+	Evaluation      *evaluationOut `json:"evaluation,omitempty"`
+	WithdrawnReason string         `json:"withdrawn_reason,omitempty"`
+	PaidTotalOre    int64          `json:"paid_total_ore"`
+	PaidTotal       string         `json:"paid_total"`
+	SpentTotalOre   int64          `json:"spent_total_ore"`
+	SpentTotal      string         `json:"spent_total"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+}
+
+func ballotsOut(in []domain.Ballot) []ballotOut {
+	out := make([]ballotOut, len(in))
+	for i, b := range in {
+		out[i] = ballotOut{Revision: b.Revision, Actor: actorToOut(b.Actor), Outcome: string(b.Outcome), Comment: b.Comment, At: b.At}
+	}
+	return out
+}
+
+func initiativeToOut(in domain.Initiative) initiativeOut {
+	p := in.Proposal
+	areas := append([]string{}, p.HousingAreaIDs...)
+	out := initiativeOut{
+		ID: in.ID, PlanID: in.PlanID, Phase: string(in.Phase), PhaseName: in.Phase.DanishName(),
+		Version: in.Version, Revision: in.Revision, Proposer: actorToOut(in.Proposer),
+		Proposal: proposalOut{
+			Title: p.Title, Description: p.Description, DelaftaleID: p.DelaftaleID, HousingAreaIDs: areas,
+			TargetGroup: p.TargetGroup, Goals: make([]goalOut, len(p.Goals)), Budget: amountsOut(p.Budget),
+			BudgetTotalOre: int64(domain.Total(p.Budget)), BudgetTotal: domain.Total(p.Budget).String(),
+			Milestones: make([]milestonePlanOut, len(p.Milestones)),
+		},
+		Ballots:         ballotsOut(in.Ballots),
+		Decisions:       make([]decisionOut, len(in.Decisions)),
+		Milestones:      make([]milestoneOut, len(in.Milestones)),
+		WithdrawnReason: in.WithdrawnReason,
+		PaidTotalOre:    int64(in.PaidTotal()),
+		PaidTotal:       in.PaidTotal().String(),
+		SpentTotalOre:   int64(in.SpentTotal()),
+		SpentTotal:      in.SpentTotal().String(),
+		CreatedAt:       in.CreatedAt,
+		UpdatedAt:       in.UpdatedAt,
+	}
+	for i, g := range p.Goals {
+		out.Proposal.Goals[i] = goalOut{ID: g.ID, Description: g.Description, SuccessCriterion: g.SuccessCriterion}
+	}
+	for i, m := range p.Milestones {
+		out.Proposal.Milestones[i] = milestonePlanOut{Title: m.Title, DueDate: m.DueDate.String(), Tranche: amountsOut(m.Tranche)}
+	}
+	for i, d := range in.Decisions {
+		out.Decisions[i] = decisionOut{Revision: d.Revision, Outcome: string(d.Outcome), Comment: d.Comment,
+			Ballots: ballotsOut(d.Ballots), At: d.At}
+	}
+	for i, m := range in.Milestones {
+		mo := milestoneOut{
+			No: m.No, Title: m.Title, DueDate: m.DueDate.String(), Tranche: amountsOut(m.Tranche),
+			TrancheTotalOre: int64(domain.Total(m.Tranche)), TrancheTotal: domain.Total(m.Tranche).String(),
+			TrancheStatus: string(m.TrancheStatus), DisbursementID: m.DisbursementID,
+			ReleasedAt: m.ReleasedAt, PaidAt: m.PaidAt, PaymentReference: m.PaymentReference,
+			AcceptedBy: actorPtrOut(m.AcceptedBy), AcceptedAt: m.AcceptedAt,
+		}
+		if r := m.Report; r != nil {
+			mo.Report = &reportOut{Summary: r.Summary, SpentOre: int64(r.SpentØre), Spent: r.SpentØre.String(),
+				Actor: actorToOut(r.Actor), At: r.At}
+		}
+		out.Milestones[i] = mo
+	}
+	if ev := in.Evaluation; ev != nil {
+		eo := &evaluationOut{Summary: ev.Summary, Results: make([]goalResultOut, len(ev.Results)),
+			SubmittedBy: actorToOut(ev.SubmittedBy), SubmittedAt: ev.SubmittedAt,
+			AcceptedBy: actorPtrOut(ev.AcceptedBy), AcceptedAt: ev.AcceptedAt, Comment: ev.Comment}
+		for i, r := range ev.Results {
+			eo.Results[i] = goalResultOut{GoalID: r.GoalID, Achieved: r.Achieved, Result: r.Result}
+		}
+		out.Evaluation = eo
+	}
+	return out
+}
+
+type eventOut struct {
+	InitiativeID string          `json:"initiative_id"`
+	Seq          int64           `json:"seq"`
+	Type         string          `json:"type"`
+	Actor        actorOut        `json:"actor"`
+	At           time.Time       `json:"at"`
+	PhaseBefore  string          `json:"phase_before"`
+	PhaseAfter   string          `json:"phase_after"`
+	Payload      json.RawMessage `json:"payload"`
+	RecordedAt   time.Time       `json:"recorded_at"`
+}
+
+func eventToOut(e store.Event) eventOut {
+	payload := e.Payload
+	if len(payload) == 0 || !json.Valid(payload) {
+		payload = json.RawMessage("null")
+	}
+	return eventOut{
+		InitiativeID: e.InitiativeID, Seq: e.Seq, Type: e.Type,
+		Actor: actorToOut(domain.Actor{UserID: e.ActorID, Name: e.ActorName, Role: e.ActorRole}),
+		At:    e.At, PhaseBefore: string(e.PhaseBefore), PhaseAfter: string(e.PhaseAfter),
+		Payload: payload, RecordedAt: e.RecordedAt,
+	}
+}
+
+type eventsOut struct {
+	Items     []eventOut `json:"items"`
+	NextAfter *int64     `json:"next_after"` // pass as ?after= for the next page; null when this page was not full
+}
+
+type disbursementOut struct {
+	ID              string      `json:"id"`
+	PlanID          string      `json:"plan_id"`
+	InitiativeID    string      `json:"initiative_id"`
+	InitiativeTitle string      `json:"initiative_title"`
+	MilestoneNo     int         `json:"milestone_no"`
+	MilestoneTitle  string      `json:"milestone_title"`
+	Lines           []amountOut `json:"lines"`
+	TotalOre        int64       `json:"total_ore"`
+	Total           string      `json:"total"`
+	Status          string      `json:"status"`
+	Reference       *string     `json:"reference"`
+	ReleasedAt      time.Time   `json:"released_at"`
+	PaidAt          *time.Time  `json:"paid_at"`
+	PaidBy          *string     `json:"paid_by"`
+}
+
+func disbursementToOut(d store.Disbursement) disbursementOut {
+	return disbursementOut{
+		ID: d.ID, PlanID: d.PlanID, InitiativeID: d.InitiativeID, InitiativeTitle: d.InitiativeTitle,
+		MilestoneNo: d.MilestoneNo, MilestoneTitle: d.MilestoneTitle, Lines: amountsOut(d.Lines),
+		TotalOre: int64(d.TotalØre), Total: d.TotalØre.String(), Status: d.Status, Reference: d.Reference,
+		ReleasedAt: d.ReleasedAt, PaidAt: d.PaidAt, PaidBy: d.PaidBy,
+	}
+}

@@ -1,0 +1,474 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/seed"
+	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/workflows"
+)
+
+// Tokens of the test users. Viborg is the seed plan; "aarhus" is a second plan that Viborg users must not see.
+const (
+	tokMette = "tok-mette" // operational group, Viborg
+	tokHanne = "tok-hanne" // board, Viborg
+	tokPeter = "tok-peter" // finance, Viborg
+	tokKaren = "tok-karen" // admin, Viborg
+	tokOther = "tok-other" // operational group, Aarhus only
+	tokMulti = "tok-multi" // operational group in both plans
+	tokNone  = "tok-none"  // a valid user with no plan
+
+	planViborg = "viborg-2021-2025"
+	planAarhus = "aarhus-2022-2026"
+
+	iniViborg = "ini-viborg"
+	iniAarhus = "ini-aarhus"
+	disViborg = "ini-viborg-t1"
+	disAarhus = "ini-aarhus-t1"
+
+	testRequestID = "req-test-1"
+)
+
+var t0 = time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)
+
+// fakeStore is an in-memory Store. errs forces a method (by name) to fail.
+type fakeStore struct {
+	mu           sync.Mutex
+	principals   map[string]store.Principal // hex(sha256(token)) -> principal
+	plans        map[string]domain.Plan
+	budgets      map[string]store.Budget
+	available    map[string]map[string]domain.Money
+	initiatives  map[string]domain.Initiative
+	summaries    []store.InitiativeSummary
+	nextCursor   string
+	events       []store.Event
+	disb         map[string]store.Disbursement
+	idem         map[string]*store.IdempotencyRecord
+	errs         map[string]error
+	initFilter   store.InitiativeFilter
+	disbFilter   store.DisbursementFilter
+	eventsArgs   [2]int64
+	completed    int
+	abandoned    int
+	pingCalls    int
+	onGetDisb    func(d *store.Disbursement) // lets a test change the stored disbursement after an update
+	getDisbCalls int
+}
+
+func tokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func (f *fakeStore) fail(method string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.errs[method]
+}
+
+func (f *fakeStore) Ping(context.Context) error {
+	f.mu.Lock()
+	f.pingCalls++
+	f.mu.Unlock()
+	return f.fail("Ping")
+}
+
+func (f *fakeStore) PrincipalByTokenHash(_ context.Context, h []byte) (store.Principal, error) {
+	if err := f.fail("PrincipalByTokenHash"); err != nil {
+		return store.Principal{}, err
+	}
+	p, ok := f.principals[hex.EncodeToString(h)]
+	if !ok {
+		return store.Principal{}, fmt.Errorf("principal: %w", store.ErrNotFound)
+	}
+	return p, nil
+}
+
+func (f *fakeStore) ListPlans(_ context.Context, ids []string) ([]domain.Plan, error) {
+	if err := f.fail("ListPlans"); err != nil {
+		return nil, err
+	}
+	var out []domain.Plan
+	for _, id := range ids {
+		if p, ok := f.plans[id]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) GetPlan(_ context.Context, id string) (domain.Plan, error) {
+	if err := f.fail("GetPlan"); err != nil {
+		return domain.Plan{}, err
+	}
+	p, ok := f.plans[id]
+	if !ok {
+		return domain.Plan{}, store.ErrNotFound
+	}
+	return p, nil
+}
+
+func (f *fakeStore) Budget(_ context.Context, id string) (store.Budget, error) {
+	b, ok := f.budgets[id]
+	if !ok {
+		return store.Budget{}, store.ErrNotFound
+	}
+	return b, nil
+}
+
+func (f *fakeStore) Available(_ context.Context, id string) (map[string]domain.Money, error) {
+	if err := f.fail("Available"); err != nil {
+		return nil, err
+	}
+	return f.available[id], nil
+}
+
+func (f *fakeStore) GetInitiative(_ context.Context, id string) (domain.Initiative, error) {
+	if err := f.fail("GetInitiative"); err != nil {
+		return domain.Initiative{}, err
+	}
+	in, ok := f.initiatives[id]
+	if !ok {
+		return domain.Initiative{}, fmt.Errorf("initiative %s: %w", id, store.ErrNotFound)
+	}
+	return in, nil
+}
+
+func (f *fakeStore) ListInitiatives(_ context.Context, fl store.InitiativeFilter) ([]store.InitiativeSummary, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.initFilter = fl
+	if fl.After == "garbage" {
+		return nil, "", fmt.Errorf("decode cursor: %w", store.ErrBadCursor)
+	}
+	return f.summaries, f.nextCursor, nil
+}
+
+func (f *fakeStore) ListEvents(_ context.Context, id string, after int64, limit int) ([]store.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.eventsArgs = [2]int64{after, int64(limit)}
+	var out []store.Event
+	for _, e := range f.events {
+		if e.InitiativeID == id && e.Seq > after && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) ListDisbursements(_ context.Context, fl store.DisbursementFilter) ([]store.Disbursement, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.disbFilter = fl
+	var out []store.Disbursement
+	for _, id := range slices.Sorted(maps.Keys(f.disb)) {
+		if d := f.disb[id]; d.PlanID == fl.PlanID && (fl.Status == "" || d.Status == fl.Status) {
+			out = append(out, d)
+		}
+	}
+	return out, "", nil
+}
+
+func (f *fakeStore) GetDisbursement(_ context.Context, id string) (store.Disbursement, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.getDisbCalls++
+	d, ok := f.disb[id]
+	if !ok {
+		return store.Disbursement{}, store.ErrNotFound
+	}
+	if f.onGetDisb != nil && f.getDisbCalls > 1 {
+		f.onGetDisb(&d)
+		f.disb[id] = d
+	}
+	return d, nil
+}
+
+func (f *fakeStore) BeginIdempotent(_ context.Context, r store.IdempotencyRecord) (*store.IdempotencyRecord, error) {
+	if err := f.fail("BeginIdempotent"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := r.UserID + "\x00" + r.Key
+	if prev, ok := f.idem[k]; ok {
+		cp := *prev
+		return &cp, nil
+	}
+	cp := r
+	f.idem[k] = &cp
+	return nil, nil
+}
+
+func (f *fakeStore) CompleteIdempotent(_ context.Context, user, key string, status int, ct string, body []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.idem[user+"\x00"+key]
+	r.Status, r.ContentType, r.Body = &status, &ct, append([]byte(nil), body...)
+	f.completed++
+	return nil
+}
+
+func (f *fakeStore) AbandonIdempotent(_ context.Context, user, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.idem, user+"\x00"+key)
+	f.abandoned++
+	return nil
+}
+
+type updateCall struct {
+	InitiativeID, Name, UpdateID string
+	Arg                          any
+}
+
+// fakeWorkflows records calls; startFn and updateFn decide the answers.
+type fakeWorkflows struct {
+	mu       sync.Mutex
+	starts   []workflows.StartInput
+	updates  []updateCall
+	startFn  func(in workflows.StartInput) (domain.Initiative, error)
+	updateFn func(call updateCall) (domain.Initiative, error)
+	readyErr error
+}
+
+func (f *fakeWorkflows) Start(_ context.Context, in workflows.StartInput) (domain.Initiative, error) {
+	f.mu.Lock()
+	f.starts = append(f.starts, in)
+	fn := f.startFn
+	f.mu.Unlock()
+	if fn == nil {
+		return domain.Initiative{}, fmt.Errorf("unexpected start")
+	}
+	return fn(in)
+}
+
+func (f *fakeWorkflows) Update(_ context.Context, id, name, updateID string, arg any) (domain.Initiative, error) {
+	call := updateCall{InitiativeID: id, Name: name, UpdateID: updateID, Arg: arg}
+	f.mu.Lock()
+	f.updates = append(f.updates, call)
+	fn := f.updateFn
+	f.mu.Unlock()
+	if fn == nil {
+		return domain.Initiative{}, fmt.Errorf("unexpected update %s", name)
+	}
+	return fn(call)
+}
+
+func (f *fakeWorkflows) Ready(context.Context) error { return f.readyErr }
+
+// harness is the real router over fakes.
+type harness struct {
+	t    *testing.T
+	st   *fakeStore
+	wf   *fakeWorkflows
+	e    *echo.Echo
+	reg  *prometheus.Registry
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func viborgPlan(t *testing.T) domain.Plan {
+	t.Helper()
+	s, err := seed.Viborg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Plan
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	viborg := viborgPlan(t)
+	aarhus := domain.Plan{ID: planAarhus, Name: "Helhedsplan Aarhus", Municipality: "Aarhus Kommune",
+		PeriodStart: domain.NewDate(2022, 1, 1), PeriodEnd: domain.NewDate(2026, 12, 31)}
+	st := &fakeStore{
+		principals: map[string]store.Principal{
+			tokenKey(tokMette): {UserID: "og-mette", Name: "Mette Kjær", Email: "mette.kjaer@example.dk", Roles: map[string]domain.Role{planViborg: domain.RoleOperationalGroup}},
+			tokenKey(tokHanne): {UserID: "bs-hanne", Name: "Hanne Mortensen", Roles: map[string]domain.Role{planViborg: domain.RoleBoard}},
+			tokenKey(tokPeter): {UserID: "fin-peter", Name: "Peter Holm", Roles: map[string]domain.Role{planViborg: domain.RoleFinance}},
+			tokenKey(tokKaren): {UserID: "adm-karen", Name: "Karen Iversen", Roles: map[string]domain.Role{planViborg: domain.RoleAdmin}},
+			tokenKey(tokOther): {UserID: "og-aarhus", Name: "Aarhus Bruger", Roles: map[string]domain.Role{planAarhus: domain.RoleOperationalGroup}},
+			tokenKey(tokMulti): {UserID: "og-multi", Name: "Multi Bruger", Roles: map[string]domain.Role{planViborg: domain.RoleOperationalGroup, planAarhus: domain.RoleOperationalGroup}},
+			tokenKey(tokNone):  {UserID: "no-plan", Name: "Uden Plan", Roles: map[string]domain.Role{}},
+		},
+		plans:     map[string]domain.Plan{planViborg: viborg, planAarhus: aarhus},
+		budgets:   map[string]store.Budget{},
+		available: map[string]map[string]domain.Money{planViborg: {"lbf": domain.Kroner(13_709_000), "viborg-kommune": domain.Kroner(7_200_000), "boligselskaberne": domain.Kroner(4_780_000)}},
+		initiatives: map[string]domain.Initiative{
+			iniViborg: testInitiative(iniViborg, planViborg),
+			iniAarhus: testInitiative(iniAarhus, planAarhus),
+		},
+		disb: map[string]store.Disbursement{
+			disViborg: testDisbursement(disViborg, planViborg, iniViborg),
+			disAarhus: testDisbursement(disAarhus, planAarhus, iniAarhus),
+		},
+		idem: map[string]*store.IdempotencyRecord{},
+		errs: map[string]error{},
+	}
+	wf := &fakeWorkflows{}
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := New(Config{}, st, wf, log, reg, reg)
+	return &harness{t: t, st: st, wf: wf, e: e, reg: reg, logs: logs}
+}
+
+func testInitiative(id, plan string) domain.Initiative {
+	return domain.Initiative{
+		ID: id, PlanID: plan, Phase: domain.PhaseBoardReview, Version: 1, Revision: 1,
+		Proposer: domain.Actor{UserID: "og-mette", Name: "Mette Kjær", Role: domain.RoleOperationalGroup},
+		Proposal: domain.Proposal{
+			Title: "Lektiecafé i Ringparken", Description: "Lektiehjælp to gange om ugen.",
+			DelaftaleID: "uddannelse-og-livschancer", HousingAreaIDs: []string{"ringparken"},
+			TargetGroup: "Børn i 4.-9. klasse",
+			Goals:       []domain.Goal{{ID: "g1", Description: "Flere børn får lektiehjælp", SuccessCriterion: "40 børn deltager"}},
+			Budget:      []domain.SourceAmount{{SourceID: "lbf", AmountØre: domain.Kroner(100_000)}},
+			Milestones: []domain.MilestonePlan{{Title: "Opstart", DueDate: domain.NewDate(2024, 6, 30),
+				Tranche: []domain.SourceAmount{{SourceID: "lbf", AmountØre: domain.Kroner(100_000)}}}},
+		},
+		Decisions: []domain.Decision{},
+		Milestones: []domain.Milestone{{No: 1, Title: "Opstart", DueDate: domain.NewDate(2024, 6, 30),
+			Tranche:       []domain.SourceAmount{{SourceID: "lbf", AmountØre: domain.Kroner(100_000)}},
+			TrancheStatus: domain.TrancheScheduled}},
+		CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func testDisbursement(id, plan, initiative string) store.Disbursement {
+	return store.Disbursement{
+		ID: id, PlanID: plan, InitiativeID: initiative, InitiativeTitle: "Lektiecafé i Ringparken",
+		MilestoneNo: 1, MilestoneTitle: "Opstart",
+		Lines:    []domain.SourceAmount{{SourceID: "lbf", AmountØre: domain.Kroner(100_000)}},
+		TotalØre: domain.Kroner(100_000), Status: store.DisbursementPending, ReleasedAt: t0,
+	}
+}
+
+// do sends a request through the router. body is raw JSON ("" for none); headers are name, value pairs.
+func (h *harness) do(method, path, token, body string, headers ...string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	req.Header.Set(echo.HeaderXRequestID, testRequestID)
+	if body != "" {
+		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	}
+	if token != "" {
+		req.Header.Set(echo.HeaderAuthorization, "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// jsonOf decodes a body for comparison.
+func jsonOf(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, b)
+	}
+	return v
+}
+
+// assertJSON compares a response body with the expected JSON text.
+func assertJSON(t *testing.T, got []byte, want string) {
+	t.Helper()
+	if diff := cmp.Diff(jsonOf(t, []byte(want)), jsonOf(t, got)); diff != "" {
+		t.Errorf("body mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// problemJSON is the expected problem body for code with the given detail and path.
+func problemJSON(t *testing.T, code, detail, path string, fields ...domain.FieldProblem) string {
+	t.Helper()
+	kind, ok := problemKinds[code]
+	if !ok {
+		t.Fatalf("unknown problem code %q", code)
+	}
+	p := problem{Type: problemTypeBase + code, Title: kind.title, Status: kind.status, Detail: detail,
+		Instance: path, Code: code, RequestID: testRequestID}
+	for _, f := range fields {
+		p.Errors = append(p.Errors, fieldError(f))
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// problemOf decodes a problem body and checks its content type.
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := rec.Header().Get(echo.HeaderContentType); ct != contentTypeProblem {
+		t.Errorf("Content-Type = %q, want %q (body %s)", ct, contentTypeProblem, rec.Body)
+	}
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("problem body: %v\n%s", err, rec.Body)
+	}
+	return p
+}
+
+func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, status int) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+}
+
+// answer returns the stored initiative with a changed phase, as a workflow update would.
+func (h *harness) answer(phase domain.Phase) func(updateCall) (domain.Initiative, error) {
+	return func(c updateCall) (domain.Initiative, error) {
+		in := h.st.initiatives[c.InitiativeID]
+		in.Phase = phase
+		in.Version++
+		return in, nil
+	}
+}
+
+var _ http.Handler = (*echo.Echo)(nil)

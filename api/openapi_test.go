@@ -1,0 +1,170 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/labstack/echo/v4"
+	"gopkg.in/yaml.v3"
+)
+
+type openAPIDoc struct {
+	OpenAPI    string                                 `yaml:"openapi"`
+	Paths      map[string]map[string]openAPIOperation `yaml:"paths"`
+	Components map[string]map[string]any              `yaml:"components"`
+	raw        any
+}
+
+type openAPIOperation struct {
+	Security   *[]map[string][]string `yaml:"security"`
+	Parameters []map[string]any       `yaml:"parameters"`
+	Responses  map[string]any         `yaml:"responses"`
+}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+func loadSpec(t *testing.T) openAPIDoc {
+	t.Helper()
+	var doc openAPIDoc
+	if err := yaml.Unmarshal(openAPISpec, &doc); err != nil {
+		t.Fatalf("openapi.yaml does not parse: %v", err)
+	}
+	if err := yaml.Unmarshal(openAPISpec, &doc.raw); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi version %q, want 3.x", doc.OpenAPI)
+	}
+	return doc
+}
+
+// specOperations lists "METHOD /path" for every operation in the spec.
+func specOperations(doc openAPIDoc) []string {
+	var ops []string
+	for path, item := range doc.Paths {
+		for method := range item {
+			if slices.Contains(httpMethods, method) {
+				ops = append(ops, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+var echoParam = regexp.MustCompile(`:([A-Za-z0-9_]+)`)
+
+// routerOperations lists "METHOD /path" for every route the router serves, with :param written as {param}.
+func routerOperations(e *echo.Echo) []string {
+	var ops []string
+	for _, r := range e.Routes() {
+		if r.Method == echo.RouteNotFound {
+			continue
+		}
+		ops = append(ops, r.Method+" "+echoParam.ReplaceAllString(r.Path, "{$1}"))
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+// TestOpenAPIMatchesRouter keeps the spec and the router from drifting: every route is documented with the same
+// method and path (parameter names included), and the spec documents nothing the router does not serve.
+func TestOpenAPIMatchesRouter(t *testing.T) {
+	doc := loadSpec(t)
+	h := newHarness(t)
+	if diff := cmp.Diff(specOperations(doc), routerOperations(h.e)); diff != "" {
+		t.Errorf("openapi.yaml paths (-) differ from the router (+):\n%s", diff)
+	}
+}
+
+// TestOpenAPISecurityMatchesRouter checks that exactly the operations the spec marks public (security: []) answer
+// without a token, so a route cannot be left unprotected (or documented as protected) by mistake.
+func TestOpenAPISecurityMatchesRouter(t *testing.T) {
+	doc := loadSpec(t)
+	h := newHarness(t)
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			if !slices.Contains(httpMethods, method) {
+				continue
+			}
+			public := op.Security != nil && len(*op.Security) == 0
+			url := strings.NewReplacer("{id}", iniViborg, "{planID}", planViborg, "{n}", "1").Replace(path)
+			body := ""
+			if method == "post" {
+				body = "{}"
+			}
+			rec := h.do(strings.ToUpper(method), url, "", body)
+			if got401 := rec.Code == http.StatusUnauthorized; got401 == public {
+				t.Errorf("%s %s: public in spec = %v, but without a token the router answers %d", method, path, public, rec.Code)
+			}
+			if !public {
+				if _, ok := op.Responses["401"]; !ok {
+					t.Errorf("%s %s needs a token but documents no 401", method, path)
+				}
+			}
+			if method == "post" && !hasRef(op.Parameters, "#/components/parameters/IdempotencyKey") {
+				t.Errorf("%s %s does not document the Idempotency-Key header", method, path)
+			}
+		}
+	}
+}
+
+func hasRef(params []map[string]any, ref string) bool {
+	for _, p := range params {
+		if p["$ref"] == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOpenAPIRefsResolve catches a $ref to a component that does not exist.
+func TestOpenAPIRefsResolve(t *testing.T) {
+	doc := loadSpec(t)
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if k == "$ref" {
+					ref, _ := child.(string)
+					parts := strings.Split(strings.TrimPrefix(ref, "#/components/"), "/")
+					if !strings.HasPrefix(ref, "#/components/") || len(parts) != 2 || doc.Components[parts[0]][parts[1]] == nil {
+						t.Errorf("%s: $ref %q does not resolve", at, ref)
+					}
+					continue
+				}
+				walk(child, at+"/"+k)
+			}
+		case []any:
+			for _, child := range v {
+				walk(child, at+"[]")
+			}
+		}
+	}
+	walk(doc.raw, "")
+}
+
+// TestOpenAPIProblemCodes checks the documented problem codes are exactly those the error handler can produce.
+func TestOpenAPIProblemCodes(t *testing.T) {
+	doc := loadSpec(t)
+	schema, _ := doc.Components["schemas"]["ProblemCode"].(map[string]any)
+	var documented []string
+	for _, c := range schema["enum"].([]any) {
+		documented = append(documented, c.(string))
+	}
+	var served []string
+	for c := range problemKinds {
+		served = append(served, c)
+	}
+	sort.Strings(documented)
+	sort.Strings(served)
+	if diff := cmp.Diff(served, documented); diff != "" {
+		t.Errorf("ProblemCode enum (+) differs from the handler's codes (-):\n%s", diff)
+	}
+}

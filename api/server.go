@@ -1,0 +1,220 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/workflows"
+)
+
+// Store is what the API reads from the read model (implemented by *store.Store). Lookups of something that does
+// not exist return an error wrapping store.ErrNotFound.
+type Store interface {
+	Ping(ctx context.Context) error
+	// PrincipalByTokenHash returns the user behind sha256(token); store.ErrNotFound if unknown or revoked.
+	PrincipalByTokenHash(ctx context.Context, tokenHash []byte) (store.Principal, error)
+	ListPlans(ctx context.Context, planIDs []string) ([]domain.Plan, error)
+	GetPlan(ctx context.Context, id string) (domain.Plan, error)
+	Budget(ctx context.Context, planID string) (store.Budget, error)
+	// Available is what each funding source of the plan has left that is not reserved, released or paid.
+	Available(ctx context.Context, planID string) (map[string]domain.Money, error)
+	GetInitiative(ctx context.Context, id string) (domain.Initiative, error)
+	// ListInitiatives returns one page and the cursor of the next ("" on the last page).
+	ListInitiatives(ctx context.Context, f store.InitiativeFilter) ([]store.InitiativeSummary, string, error)
+	ListEvents(ctx context.Context, initiativeID string, afterSeq int64, limit int) ([]store.Event, error)
+	// ListDisbursements returns one page and the cursor of the next ("" on the last page).
+	ListDisbursements(ctx context.Context, f store.DisbursementFilter) ([]store.Disbursement, string, error)
+	GetDisbursement(ctx context.Context, id string) (store.Disbursement, error)
+	// BeginIdempotent records r as in progress and returns nil, or, when (r.UserID, r.Key) is already recorded,
+	// returns that record untouched.
+	BeginIdempotent(ctx context.Context, r store.IdempotencyRecord) (*store.IdempotencyRecord, error)
+	// CompleteIdempotent stores the response so a repeat of the request is answered with it.
+	CompleteIdempotent(ctx context.Context, userID, key string, status int, contentType string, body []byte) error
+	// AbandonIdempotent forgets an in-progress record so the client may retry with the same key.
+	AbandonIdempotent(ctx context.Context, userID, key string) error
+}
+
+// Workflows is what the API needs of Temporal (implemented by *TemporalWorkflows). Refusals come back as
+// *domain.RuleError; an unknown initiative as store.ErrNotFound; a second start of the same initiative as
+// store.ErrConflict; Temporal not answering in time as ErrUnavailable.
+type Workflows interface {
+	// Start starts the initiative workflow and returns the initiative once its first transition is recorded.
+	Start(ctx context.Context, in workflows.StartInput) (domain.Initiative, error)
+	// Update runs a workflow update (name from workflows.Update*), waits for completion and returns the
+	// initiative as recorded afterwards. The same updateID twice runs the update once and answers both.
+	Update(ctx context.Context, initiativeID, updateName, updateID string, arg any) (domain.Initiative, error)
+	// Ready checks that Temporal answers.
+	Ready(ctx context.Context) error
+}
+
+// Config tunes the HTTP server. Zero fields take the value of DefaultConfig.
+type Config struct {
+	// MaxBodyBytes bounds a request body; a larger one gets 413 before any handler or the idempotency
+	// middleware buffers it.
+	MaxBodyBytes int64
+	// RequestTimeout bounds one /api/v1 request, including waiting for the workflow to record the transition.
+	// A request that runs out of time gets 503 and may be retried with the same Idempotency-Key.
+	RequestTimeout time.Duration
+	// ReadyTimeout bounds the dependency checks of /readyz, so a hung dependency is reported as down instead of
+	// hanging the probe.
+	ReadyTimeout time.Duration
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are set on the returned Echo's http.Server
+	// (used by Echo.Start). WriteTimeout must exceed RequestTimeout or slow answers are cut off mid-write.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+}
+
+// DefaultConfig is the configuration used for zero fields of Config.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:      1 << 20,
+		RequestTimeout:    30 * time.Second,
+		ReadyTimeout:      3 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      45 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = d.ReadyTimeout
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = max(d.WriteTimeout, c.RequestTimeout+15*time.Second)
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	return c
+}
+
+// server holds the handlers' dependencies.
+type server struct {
+	cfg      Config
+	st       Store
+	wf       Workflows
+	log      *slog.Logger
+	duration *prometheus.HistogramVec
+	routes   map[string]bool // registered route paths, so metrics never label by a raw (unbounded) URL
+}
+
+// New returns the API as an *echo.Echo ready to serve: use it as an http.Handler, or call Start(addr) and
+// Shutdown(ctx) on it (its Server carries cfg's timeouts). reg receives the HTTP metrics and gatherer is what
+// /metrics exposes (normally the same prometheus.Registry, which also holds the Temporal SDK's metrics); a nil
+// reg skips registration and a nil gatherer exposes an empty registry. A nil log discards logs.
+func New(cfg Config, st Store, wf Workflows, log *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) *echo.Echo {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if gatherer == nil {
+		gatherer = prometheus.NewRegistry()
+	}
+	s := &server{cfg: cfg, st: st, wf: wf, log: log, duration: newDurationMetric(reg), routes: map[string]bool{}}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Server.ReadHeaderTimeout = cfg.ReadHeaderTimeout
+	e.Server.ReadTimeout = cfg.ReadTimeout
+	e.Server.WriteTimeout = cfg.WriteTimeout
+	e.Server.IdleTimeout = cfg.IdleTimeout
+
+	// Order matters: the request ID exists before anything logs; observe sees the final status of every request,
+	// including recovered panics, because recover sits inside it and hands the panic back as an error.
+	e.Pre(dropBadRequestID)
+	e.Use(
+		middleware.RequestID(),
+		s.observe,
+		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true, LogErrorFunc: s.logPanic}),
+		s.limitBody,
+	)
+	s.register(e, gatherer)
+	return e
+}
+
+// Paths of the routes. The OpenAPI test checks that openapi.yaml lists exactly these.
+const (
+	pathHealthz        = "/healthz"
+	pathReadyz         = "/readyz"
+	pathMetrics        = "/metrics"
+	pathOpenAPI        = "/api/v1/openapi.yaml"
+	pathMe             = "/api/v1/me"
+	pathPlans          = "/api/v1/plans"
+	pathPlan           = "/api/v1/plans/:planID"
+	pathPlanBudget     = "/api/v1/plans/:planID/budget"
+	pathInitiatives    = "/api/v1/initiatives"
+	pathInitiative     = "/api/v1/initiatives/:id"
+	pathEvents         = "/api/v1/initiatives/:id/events"
+	pathDecision       = "/api/v1/initiatives/:id/decision"
+	pathResubmit       = "/api/v1/initiatives/:id/resubmit"
+	pathWithdraw       = "/api/v1/initiatives/:id/withdraw"
+	pathReport         = "/api/v1/initiatives/:id/milestones/:n/report"
+	pathAcceptMS       = "/api/v1/initiatives/:id/milestones/:n/accept"
+	pathEvaluation     = "/api/v1/initiatives/:id/evaluation"
+	pathAcceptEval     = "/api/v1/initiatives/:id/evaluation/accept"
+	pathDisbursements  = "/api/v1/finance/disbursements"
+	pathConfirmPayment = "/api/v1/finance/disbursements/:id/confirm"
+)
+
+func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
+	add := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		e.Add(method, path, h, m...)
+		s.routes[path] = true
+	}
+	// Probes, metrics and the spec are public: orchestrators and tooling call them without a token.
+	add(http.MethodGet, pathHealthz, s.healthz)
+	add(http.MethodGet, pathReadyz, s.readyz)
+	add(http.MethodGet, pathMetrics, echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	add(http.MethodGet, pathOpenAPI, s.openAPI)
+
+	read := []echo.MiddlewareFunc{s.withTimeout, s.authenticate}
+	write := []echo.MiddlewareFunc{s.withTimeout, s.authenticate, s.idempotent}
+
+	add(http.MethodGet, pathMe, s.me, read...)
+	add(http.MethodGet, pathPlans, s.listPlans, read...)
+	add(http.MethodGet, pathPlan, s.getPlan, read...)
+	add(http.MethodGet, pathPlanBudget, s.getBudget, read...)
+
+	add(http.MethodGet, pathInitiatives, s.listInitiatives, read...)
+	add(http.MethodPost, pathInitiatives, s.createInitiative, write...)
+	add(http.MethodGet, pathInitiative, s.getInitiative, read...)
+	add(http.MethodGet, pathEvents, s.listEvents, read...)
+	add(http.MethodPost, pathDecision, s.decide, write...)
+	add(http.MethodPost, pathResubmit, s.resubmit, write...)
+	add(http.MethodPost, pathWithdraw, s.withdraw, write...)
+	add(http.MethodPost, pathReport, s.reportMilestone, write...)
+	add(http.MethodPost, pathAcceptMS, s.acceptMilestone, write...)
+	add(http.MethodPost, pathEvaluation, s.submitEvaluation, write...)
+	add(http.MethodPost, pathAcceptEval, s.acceptEvaluation, write...)
+
+	add(http.MethodGet, pathDisbursements, s.listDisbursements, read...)
+	add(http.MethodPost, pathConfirmPayment, s.confirmPayment, write...)
+}

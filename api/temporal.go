@@ -1,0 +1,177 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/workflows"
+)
+
+// TemporalWorkflows implements Workflows with a Temporal client. It turns Temporal's errors into the API's
+// vocabulary (domain.RuleError, store.ErrNotFound, store.ErrConflict, ErrUnavailable) so the error handler never
+// sees a Temporal type.
+type TemporalWorkflows struct {
+	c client.Client
+}
+
+// NewTemporalWorkflows returns Workflows backed by c. The caller owns c and closes it.
+func NewTemporalWorkflows(c client.Client) *TemporalWorkflows { return &TemporalWorkflows{c: c} }
+
+// updateRejectedByClosedWorkflow is the ApplicationError type the server gives an update that was accepted but
+// could not finish because the workflow completed first (server: AcceptedUpdateCompletedWorkflowFailure).
+const updateRejectedByClosedWorkflow = "AcceptedUpdateCompletedWorkflow"
+
+// Start starts the initiative workflow and waits, through the sync update, until its first transition is
+// recorded, so the caller can answer with the initiative as stored.
+func (t *TemporalWorkflows) Start(ctx context.Context, in workflows.StartInput) (domain.Initiative, error) {
+	_, err := t.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.InitiativeWorkflowID(in.InitiativeID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// Without this the SDK hands back the existing run, and a duplicate would look like a fresh start.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.InitiativeWorkflowName, in)
+	if err != nil {
+		return domain.Initiative{}, translateTemporalError(err, false)
+	}
+	return t.Update(ctx, in.InitiativeID, workflows.UpdateSync, "", nil)
+}
+
+// Update runs the named update and waits for its result. An empty updateID lets the SDK pick one.
+func (t *TemporalWorkflows) Update(ctx context.Context, initiativeID, updateName, updateID string, arg any) (domain.Initiative, error) {
+	wfID := workflows.InitiativeWorkflowID(initiativeID)
+	var args []any
+	if arg != nil {
+		args = []any{arg}
+	}
+	h, err := t.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   wfID,
+		UpdateID:     updateID,
+		UpdateName:   updateName,
+		Args:         args,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var out domain.Initiative
+	if err == nil {
+		err = h.Get(ctx, &out)
+	}
+	if err == nil {
+		return out, nil
+	}
+	return domain.Initiative{}, translateTemporalError(err, t.closed(ctx, wfID, err))
+}
+
+// closed reports whether a NotFound from an update means "the workflow has completed". The server answers both
+// an unknown workflow and a completed one with serviceerror.NotFound and tells them apart only in the message
+// text, so instead of matching that text we ask the server for the execution's status.
+func (t *TemporalWorkflows) closed(ctx context.Context, wfID string, err error) bool {
+	var nf *serviceerror.NotFound
+	if !errors.As(err, &nf) {
+		return false
+	}
+	resp, derr := t.c.DescribeWorkflowExecution(ctx, wfID, "")
+	if derr != nil {
+		return false
+	}
+	st := resp.GetWorkflowExecutionInfo().GetStatus()
+	return st != enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED && st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+}
+
+// Ready checks that the Temporal frontend answers.
+func (t *TemporalWorkflows) Ready(ctx context.Context) error {
+	if _, err := t.c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("temporal health check: %w", err)
+	}
+	return nil
+}
+
+// errInitiativeClosed answers an action on an initiative whose workflow has ended (rejected, withdrawn or
+// completed): nothing more can happen to it.
+func errInitiativeClosed() *domain.RuleError {
+	return domain.Refuse(domain.CodeWrongPhase, "Indsatsen er afsluttet, så handlingen kan ikke udføres.")
+}
+
+// translateTemporalError maps an error from the Temporal client to the API's vocabulary. workflowClosed says that
+// the workflow exists but has completed (see TemporalWorkflows.closed). Errors it does not know are wrapped
+// unchanged and become a 500.
+func translateTemporalError(err error, workflowClosed bool) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		appErr   *temporal.ApplicationError
+		started  *serviceerror.WorkflowExecutionAlreadyStarted
+		notFound *serviceerror.NotFound
+		timeout  *client.WorkflowUpdateServiceTimeoutOrCanceledError
+		deadline *serviceerror.DeadlineExceeded
+		unavail  *serviceerror.Unavailable
+		exhaust  *serviceerror.ResourceExhausted
+		notReady *serviceerror.WorkflowNotReady
+	)
+	switch {
+	case errors.As(err, &appErr):
+		if re, ok := ruleErrorOf(appErr); ok {
+			return re
+		}
+		if appErr.Type() == updateRejectedByClosedWorkflow {
+			return errInitiativeClosed()
+		}
+		return fmt.Errorf("workflow failed (type %q): %w", appErr.Type(), err)
+	case errors.As(err, &started):
+		return fmt.Errorf("%w: initiative workflow already started: %w", store.ErrConflict, err)
+	case errors.As(err, &notFound):
+		if workflowClosed {
+			return errInitiativeClosed()
+		}
+		return fmt.Errorf("%w: initiative workflow: %w", store.ErrNotFound, err)
+	case errors.As(err, &timeout), errors.As(err, &deadline), errors.As(err, &unavail),
+		errors.As(err, &exhaust), errors.As(err, &notReady),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: temporal: %w", ErrUnavailable, err)
+	}
+	return fmt.Errorf("temporal: %w", err)
+}
+
+// ruleErrorOf recovers the domain.RuleError the workflow attached to its ApplicationError. When the detail is
+// missing but the type is a known domain.Code (a workflow that forgot the detail), the error's message is used.
+func ruleErrorOf(appErr *temporal.ApplicationError) (re *domain.RuleError, ok bool) {
+	var detail domain.RuleError
+	if appErr.HasDetails() && decodeDetail(appErr, &detail) && detail.Code != "" {
+		return &detail, true
+	}
+	code := domain.Code(appErr.Type())
+	if isDomainCode(code) {
+		return &domain.RuleError{Code: code, Message: appErr.Message()}, true
+	}
+	return nil, false
+}
+
+// decodeDetail reads the first detail. Details that crossed the wire decode from JSON; details still held as Go
+// values (in-process test environments) are assigned by reflection, which panics on a type mismatch — a wrong
+// detail must not take the request down, so that is recovered as "no detail".
+func decodeDetail(appErr *temporal.ApplicationError, into *domain.RuleError) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return appErr.Details(into) == nil
+}
+
+func isDomainCode(c domain.Code) bool {
+	switch c {
+	case domain.CodeValidation, domain.CodeWrongPhase, domain.CodeForbidden, domain.CodeUnknownMilestone,
+		domain.CodeInsufficientFunds, domain.CodeAlreadyPaid, domain.CodeNotFound, domain.CodeConflict:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,246 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/workflows"
+)
+
+// overTheWire sends err through Temporal's failure converter and back, as an update rejection travels from the
+// worker through the server to the client.
+func overTheWire(err error) error {
+	fc := temporal.GetDefaultFailureConverter()
+	return fc.FailureToError(fc.ErrorToFailure(err))
+}
+
+func ruleAppError(re domain.RuleError) error {
+	return temporal.NewApplicationErrorWithOptions(re.Message, string(re.Code),
+		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{re}})
+}
+
+func TestTranslateTemporalError(t *testing.T) {
+	validation := domain.RuleError{Code: domain.CodeValidation, Message: "Rapporten kan ikke modtages.",
+		Problems: []domain.FieldProblem{{Field: "spent_ore", Code: "exceeds_paid", Message: "Samlet forbrug overstiger det udbetalte."}}}
+	closed := &domain.RuleError{Code: domain.CodeWrongPhase, Message: "Indsatsen er afsluttet, så handlingen kan ikke udføres."}
+
+	type want struct {
+		rule        *domain.RuleError
+		sentinel    error // errors.Is target, nil for none
+		unavailable bool
+	}
+	tests := []struct {
+		name   string
+		err    error
+		closed bool
+		want   want
+	}{
+		{name: "rule_error_detail_over_the_wire_becomes_rule_error", err: overTheWire(ruleAppError(validation)),
+			want: want{rule: &validation}},
+		{name: "rule_error_detail_in_process_becomes_rule_error", err: ruleAppError(validation), want: want{rule: &validation}},
+		{name: "each_code_survives_the_wire", err: overTheWire(ruleAppError(domain.RuleError{Code: domain.CodeAlreadyPaid, Message: "Betalt."})),
+			want: want{rule: &domain.RuleError{Code: domain.CodeAlreadyPaid, Message: "Betalt."}}},
+		{name: "wrapped_application_error_is_found", err: fmt.Errorf("update: %w", overTheWire(ruleAppError(validation))),
+			want: want{rule: &validation}},
+		{name: "domain_type_without_detail_uses_message",
+			err:  overTheWire(temporal.NewApplicationError("Kun bestyrelse kan godkende.", string(domain.CodeForbidden))),
+			want: want{rule: &domain.RuleError{Code: domain.CodeForbidden, Message: "Kun bestyrelse kan godkende."}}},
+		{name: "detail_of_wrong_go_type_falls_back_to_type_and_message",
+			err: temporal.NewApplicationErrorWithOptions("Forkert fase.", string(domain.CodeWrongPhase),
+				temporal.ApplicationErrorOptions{Details: []any{"not a RuleError"}}),
+			want: want{rule: &domain.RuleError{Code: domain.CodeWrongPhase, Message: "Forkert fase."}}},
+		{name: "accepted_update_cut_off_by_completion_is_wrong_phase",
+			err:  overTheWire(temporal.NewNonRetryableApplicationError("Workflow Update failed because the Workflow completed before the Update completed.", updateRejectedByClosedWorkflow, nil)),
+			want: want{rule: closed}},
+		{name: "unknown_application_error_is_internal", err: overTheWire(temporal.NewApplicationError("boom", "PanicError")),
+			want: want{}},
+		{name: "already_started_is_conflict",
+			err:  serviceerror.NewWorkflowExecutionAlreadyStarted("Workflow execution is already running", "req", "run"),
+			want: want{sentinel: store.ErrConflict}},
+		{name: "not_found_of_unknown_workflow_is_not_found", err: serviceerror.NewNotFound("workflow execution not found"),
+			want: want{sentinel: store.ErrNotFound}},
+		{name: "not_found_of_completed_workflow_is_wrong_phase", err: serviceerror.NewNotFound("workflow execution already completed"),
+			closed: true, want: want{rule: closed}},
+		{name: "update_wait_timeout_is_unavailable",
+			err:  client.NewWorkflowUpdateServiceTimeoutOrCanceledError(context.DeadlineExceeded),
+			want: want{unavailable: true}},
+		{name: "context_deadline_is_unavailable", err: fmt.Errorf("start: %w", context.DeadlineExceeded), want: want{unavailable: true}},
+		{name: "server_deadline_is_unavailable", err: serviceerror.NewDeadlineExceeded("deadline"), want: want{unavailable: true}},
+		{name: "server_unavailable_is_unavailable", err: serviceerror.NewUnavailable("frontend down"), want: want{unavailable: true}},
+		{name: "rate_limited_is_unavailable",
+			err:  serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_RPS_LIMIT, "slow down"),
+			want: want{unavailable: true}},
+		{name: "anything_else_is_internal", err: errors.New("payload codec: bad key"), want: want{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := translateTemporalError(tt.err, tt.closed)
+			var re *domain.RuleError
+			isRule := errors.As(got, &re)
+			switch {
+			case tt.want.rule != nil:
+				if !isRule {
+					t.Fatalf("got %v (%T), want a RuleError", got, got)
+				}
+				if diff := cmp.Diff(tt.want.rule, re); diff != "" {
+					t.Errorf("RuleError (-want +got):\n%s", diff)
+				}
+			case isRule:
+				t.Errorf("got RuleError %v, want none", re)
+			}
+			if tt.want.sentinel != nil && !errors.Is(got, tt.want.sentinel) {
+				t.Errorf("got %v, want it to wrap %v", got, tt.want.sentinel)
+			}
+			if got := errors.Is(got, ErrUnavailable); got != tt.want.unavailable {
+				t.Errorf("unavailable = %v, want %v", got, tt.want.unavailable)
+			}
+			if tt.want == (want{}) {
+				if code, _, _, _ := classify(got); code != codeInternal {
+					t.Errorf("classified as %q, want internal_error", code)
+				}
+			}
+		})
+	}
+	if translateTemporalError(nil, false) != nil {
+		t.Error("nil error translated to non-nil")
+	}
+}
+
+// fakeTemporal implements the few client.Client methods TemporalWorkflows uses; any other call panics.
+type fakeTemporal struct {
+	client.Client
+	startOpts    client.StartWorkflowOptions
+	startName    any
+	startArgs    []any
+	startErr     error
+	updates      []client.UpdateWorkflowOptions
+	updateErr    error
+	getErr       error
+	result       domain.Initiative
+	describe     enumspb.WorkflowExecutionStatus
+	describeErr  error
+	describedIDs []string
+}
+
+func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	f.startOpts, f.startName, f.startArgs = o, wf, args
+	return nil, f.startErr
+}
+
+func (f *fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	f.updates = append(f.updates, o)
+	if f.updateErr != nil {
+		return nil, f.updateErr
+	}
+	return fakeHandle{f}, nil
+}
+
+func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	f.describedIDs = append(f.describedIDs, id)
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: f.describe}}, nil
+}
+
+type fakeHandle struct{ f *fakeTemporal }
+
+func (h fakeHandle) WorkflowID() string { return "" }
+func (h fakeHandle) RunID() string      { return "" }
+func (h fakeHandle) UpdateID() string   { return "" }
+func (h fakeHandle) Get(_ context.Context, v any) error {
+	if h.f.getErr != nil {
+		return h.f.getErr
+	}
+	*v.(*domain.Initiative) = h.f.result
+	return nil
+}
+
+func TestTemporalWorkflowsStart(t *testing.T) {
+	fc := &fakeTemporal{result: domain.Initiative{ID: "i1", Phase: domain.PhaseBoardReview, Version: 1}}
+	wf := NewTemporalWorkflows(fc)
+	in := workflows.StartInput{InitiativeID: "i1", Proposer: domain.Actor{UserID: "og-mette"}}
+	got, err := wf.Start(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "i1" || got.Version != 1 {
+		t.Errorf("Start returned %+v, want the sync update's result", got)
+	}
+	o := fc.startOpts
+	if o.ID != "initiative/i1" || o.TaskQueue != workflows.TaskQueue ||
+		o.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL ||
+		o.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE || !o.WorkflowExecutionErrorWhenAlreadyStarted {
+		t.Errorf("start options = %+v", o)
+	}
+	if fc.startName != workflows.InitiativeWorkflowName || len(fc.startArgs) != 1 || !cmp.Equal(fc.startArgs[0], in, cmp.AllowUnexported(domain.Date{})) {
+		t.Errorf("started %v with %v", fc.startName, fc.startArgs)
+	}
+	if len(fc.updates) != 1 || fc.updates[0].UpdateName != workflows.UpdateSync || fc.updates[0].WorkflowID != "initiative/i1" ||
+		fc.updates[0].WaitForStage != client.WorkflowUpdateStageCompleted || len(fc.updates[0].Args) != 0 {
+		t.Errorf("sync update = %+v", fc.updates)
+	}
+
+	fc = &fakeTemporal{startErr: serviceerror.NewWorkflowExecutionAlreadyStarted("running", "r", "run")}
+	if _, err := NewTemporalWorkflows(fc).Start(context.Background(), in); !errors.Is(err, store.ErrConflict) || len(fc.updates) != 0 {
+		t.Errorf("duplicate start: err %v, updates %d; want ErrConflict and no update", err, len(fc.updates))
+	}
+}
+
+func TestTemporalWorkflowsUpdate(t *testing.T) {
+	arg := workflows.DecideInput{Outcome: domain.OutcomeApprove}
+	t.Run("options_and_result", func(t *testing.T) {
+		fc := &fakeTemporal{result: domain.Initiative{ID: "i1", Phase: domain.PhaseFunding}}
+		got, err := NewTemporalWorkflows(fc).Update(context.Background(), "i1", workflows.UpdateDecide, "u/k", arg)
+		if err != nil || got.Phase != domain.PhaseFunding {
+			t.Fatalf("Update = %+v, %v", got, err)
+		}
+		want := client.UpdateWorkflowOptions{WorkflowID: "initiative/i1", UpdateID: "u/k", UpdateName: workflows.UpdateDecide,
+			Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted}
+		if diff := cmp.Diff(want, fc.updates[0], cmpopts.IgnoreUnexported(client.UpdateWorkflowOptions{})); diff != "" {
+			t.Errorf("update options (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("rejection_from_validator_is_rule_error", func(t *testing.T) {
+		fc := &fakeTemporal{getErr: overTheWire(ruleAppError(domain.RuleError{Code: domain.CodeWrongPhase, Message: "Forkert fase."}))}
+		_, err := NewTemporalWorkflows(fc).Update(context.Background(), "i1", workflows.UpdateDecide, "", arg)
+		var re *domain.RuleError
+		if !errors.As(err, &re) || re.Code != domain.CodeWrongPhase || len(fc.describedIDs) != 0 {
+			t.Errorf("err = %v, described %v", err, fc.describedIDs)
+		}
+	})
+	t.Run("update_on_completed_workflow_is_wrong_phase", func(t *testing.T) {
+		fc := &fakeTemporal{updateErr: serviceerror.NewNotFound("workflow execution already completed"),
+			describe: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED}
+		_, err := NewTemporalWorkflows(fc).Update(context.Background(), "i1", workflows.UpdateDecide, "", arg)
+		var re *domain.RuleError
+		if !errors.As(err, &re) || re.Code != domain.CodeWrongPhase || re.Message != "Indsatsen er afsluttet, så handlingen kan ikke udføres." {
+			t.Errorf("err = %v, want wrong_phase 'Indsatsen er afsluttet'", err)
+		}
+		if len(fc.describedIDs) != 1 || fc.describedIDs[0] != "initiative/i1" {
+			t.Errorf("described %v", fc.describedIDs)
+		}
+	})
+	t.Run("update_on_unknown_workflow_is_not_found", func(t *testing.T) {
+		fc := &fakeTemporal{updateErr: serviceerror.NewNotFound("workflow execution not found"),
+			describeErr: serviceerror.NewNotFound("workflow execution not found")}
+		_, err := NewTemporalWorkflows(fc).Update(context.Background(), "i1", workflows.UpdateDecide, "", arg)
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("err = %v, want ErrNotFound", err)
+		}
+	})
+}
