@@ -1,0 +1,87 @@
+// Package stack runs the worker and the API in-process over a given Temporal client and store, with an API token
+// for every seeded user: the system under test for the end-to-end tests and the benchmark.
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/helhedsplan/helhedsplan/activities"
+	"github.com/helhedsplan/helhedsplan/api"
+	"github.com/helhedsplan/helhedsplan/seed"
+	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/worker"
+)
+
+// Options change what Start runs.
+type Options struct {
+	// NoWorker leaves the worker out (a test runs its own, e.g. in a process it can kill).
+	NoWorker bool
+	Faults   activities.Faults
+	Log      *slog.Logger
+	Worker   worker.Options
+}
+
+// Stack is a running API (at URL) and worker.
+type Stack struct {
+	URL    string
+	Store  *store.Store
+	Client client.Client
+	// Tokens maps each seeded user's ID to a bearer token.
+	Tokens map[string]string
+	server *httptest.Server
+	worker sdkworker.Worker
+}
+
+// Start starts the worker (unless opts.NoWorker) and an API server on a loopback port. The store must be
+// migrated and seeded with the Viborg plan.
+func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) (*Stack, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Stack{Store: st, Client: c, Tokens: map[string]string{}}
+	sd, err := seed.Viborg()
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range sd.Users {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		token := "hp_test_" + hex.EncodeToString(b)
+		h := sha256.Sum256([]byte(token))
+		if err := st.UpsertToken(ctx, u.ID, h[:], "test"); err != nil {
+			return nil, fmt.Errorf("token for %s: %w", u.ID, err)
+		}
+		s.Tokens[u.ID] = token
+	}
+	if !opts.NoWorker {
+		s.worker = worker.New(c, &activities.Activities{Store: st, Faults: opts.Faults}, opts.Worker)
+		if err := s.worker.Start(); err != nil {
+			return nil, err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	s.server = httptest.NewServer(api.New(api.Config{}, st, api.NewTemporalWorkflows(c), log, reg, reg))
+	s.URL = s.server.URL
+	return s, nil
+}
+
+// Close stops the API and the worker.
+func (s *Stack) Close() {
+	s.server.Close()
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+}
