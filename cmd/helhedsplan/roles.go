@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base32"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/helhedsplan/helhedsplan/activities"
+	"github.com/helhedsplan/helhedsplan/api"
+	"github.com/helhedsplan/helhedsplan/config"
+	"github.com/helhedsplan/helhedsplan/outbox"
+	"github.com/helhedsplan/helhedsplan/seed"
+	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/worker"
+)
+
+func runAPIRole(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	log.Info("starting api", "config", cfg)
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := dialTemporal(ctx, cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return serveAPI(ctx, cfg, log, st, c, newRegistry())
+}
+
+func runWorkerRole(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	log.Info("starting worker", "config", cfg)
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := dialTemporal(ctx, cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return runWorker(ctx, cfg, log, st, c)
+}
+
+// newRegistry is the process's Prometheus registry with Go runtime and process metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveAPI serves HTTP until ctx ends, then drains in-flight requests.
+func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg *prometheus.Registry) error {
+	e := api.New(api.Config{RequestTimeout: cfg.UpdateTimeout}, st, api.NewTemporalWorkflows(c), log, reg, reg)
+	errc := make(chan error, 1)
+	go func() {
+		log.Info("api listening", "addr", cfg.Listen)
+		if err := e.Start(cfg.Listen); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("api: %w", err)
+		}
+		close(errc)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	log.Info("api shutting down")
+	return e.Shutdown(shutdownCtx)
+}
+
+// runWorker runs the Temporal worker and, when a finance webhook is configured, the outbox dispatcher, until ctx
+// ends.
+func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client) error {
+	w := worker.New(c, &activities.Activities{Store: st}, worker.Options{})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	log.Info("worker polling", "task_queue", "helhedsplan-initiatives")
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.FinanceWebhookURL != "" {
+		d := &outbox.Dispatcher{Store: st, URL: cfg.FinanceWebhookURL, Secret: []byte(cfg.FinanceWebhookSecret),
+			Client: &http.Client{Timeout: 30 * time.Second}, Log: log.With("component", "outbox")}
+		g.Go(func() error { return d.Run(gctx) })
+		log.Info("finance webhook enabled", "url", config.MaskURL(cfg.FinanceWebhookURL))
+	}
+	<-gctx.Done()
+	log.Info("worker stopping")
+	w.Stop() // waits for running activities up to the worker's stop timeout
+	return g.Wait()
+}
+
+// dialTemporal connects to the Temporal frontend with optional mTLS or API key.
+func dialTemporal(ctx context.Context, t config.Temporal, log *slog.Logger) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  t.Address,
+		Namespace: t.Namespace,
+		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal")),
+	}
+	if t.TLSCert != "" || t.TLSCA != "" || t.APIKey != "" {
+		tc := &tls.Config{ServerName: t.TLSServerName, MinVersion: tls.VersionTLS12}
+		if t.TLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(t.TLSCert, t.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("temporal tls: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		if t.TLSCA != "" {
+			pem, err := os.ReadFile(t.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("temporal tls ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("temporal tls ca: no certificates in %s", t.TLSCA)
+			}
+			tc.RootCAs = pool
+		}
+		opts.ConnectionOptions.TLS = tc
+	}
+	if t.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", t.Address, t.Namespace, err)
+	}
+	return c, nil
+}
+
+func runMigrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	withSeed := fs.Bool("seed", false, "load the Viborg plan 2021-2025 and its users if the plan is absent")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return prepareDatabase(ctx, log, st, *withSeed)
+}
+
+// prepareDatabase applies migrations and optionally loads the seed plan.
+func prepareDatabase(ctx context.Context, log *slog.Logger, st *store.Store, withSeed bool) error {
+	if err := store.Migrate(ctx, st.DB().DB); err != nil {
+		return err
+	}
+	log.Info("migrations applied")
+	if !withSeed {
+		return nil
+	}
+	s, err := seed.Viborg()
+	if err != nil {
+		return err
+	}
+	created, err := st.SeedPlan(ctx, s)
+	if err != nil {
+		return err
+	}
+	log.Info("seed plan", "plan_id", s.Plan.ID, "loaded_now", created)
+	return nil
+}
+
+func runToken(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) < 1 {
+		return errors.New("brug: helhedsplan token <bruger-id> [etiket]")
+	}
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	label := "cli"
+	if len(args) > 1 {
+		label = strings.Join(args[1:], " ")
+	}
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
+	if err := st.UpsertToken(ctx, args[0], HashToken(token), label); err != nil {
+		return fmt.Errorf("token for %q: %w", args[0], err)
+	}
+	fmt.Fprintln(stdout, token)
+	return nil
+}
+
+// newToken returns a random API token. Only its SHA-256 is stored.
+func newToken() (string, error) {
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "hp_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
+}
+
+// HashToken is how tokens are stored and looked up.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
