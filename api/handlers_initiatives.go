@@ -82,7 +82,7 @@ func (s *server) createInitiative(c echo.Context) error {
 	c.Set(ctxInitiativeID, id)
 
 	in, err := s.wf.Start(ctx, workflows.StartInput{
-		InitiativeID: id, Plan: plan, Proposer: actor(p, role), Proposal: proposal,
+		InitiativeID: id, Plan: plan.Rules(), Proposer: actor(p, role), Proposal: proposal,
 	})
 	if errors.Is(err, store.ErrConflict) && idempotencyKey(c) != "" {
 		// The ID is derived from the key, so this is a retry whose first attempt started the workflow but did not

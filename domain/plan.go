@@ -70,6 +70,24 @@ type HousingArea struct {
 	AssociationID string `json:"association_id" yaml:"association_id"`
 }
 
+// Rules returns the plan with only what the business rules read: period, settings, funding sources, delaftale and
+// housing area IDs. Workflows carry it in their input and memory, so the prose (vision, descriptions, notes) stays
+// out of every one of them.
+func (p Plan) Rules() Plan {
+	r := Plan{ID: p.ID, Name: p.Name, PeriodStart: p.PeriodStart, PeriodEnd: p.PeriodEnd, Settings: p.Settings}
+	for _, s := range p.FundingSources {
+		s.Note = ""
+		r.FundingSources = append(r.FundingSources, s)
+	}
+	for _, d := range p.Delaftaler {
+		r.Delaftaler = append(r.Delaftaler, Delaftale{ID: d.ID, Name: d.Name})
+	}
+	for _, a := range p.HousingAreas {
+		r.HousingAreas = append(r.HousingAreas, HousingArea{ID: a.ID, Name: a.Name, AssociationID: a.AssociationID})
+	}
+	return r
+}
+
 // TotalCommitted is the sum pledged by all funding sources.
 func (p Plan) TotalCommitted() Money {
 	var t Money

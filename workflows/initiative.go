@@ -31,10 +31,12 @@ const (
 	EventEvaluationOK      = "evaluation_accepted"
 )
 
-// ActivityOptions are used for every activity. The writes are short single transactions; a timeout means the
-// database or the worker was lost, and the retry finds the first attempt's rows by their idempotency keys.
-// Retries go on until the database is back: an approved initiative must not be lost because PostgreSQL was down.
-var ActivityOptions = workflow.ActivityOptions{
+// ActivityOptions are used for every activity. The activities are local activities: each is one short database
+// transaction, so running it inside the workflow task (no round trip through a task queue, no second workflow
+// task) cuts an update's latency several-fold. If the worker dies mid-write, the workflow task times out and the
+// next worker runs the activity again; its idempotency keys make that rerun write nothing new. Retries go on until
+// the database is back: an approved initiative must not be lost because PostgreSQL was down.
+var ActivityOptions = workflow.LocalActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    time.Second,
@@ -147,14 +149,14 @@ type writer func(ctx workflow.Context, tr store.Transition) error
 
 func (w *initiative) record(ctx workflow.Context, tr store.Transition) error {
 	var a *activities.Activities
-	return workflow.ExecuteActivity(ctx, a.RecordTransition, tr).Get(ctx, nil)
+	return workflow.ExecuteLocalActivity(ctx, a.RecordTransition, tr).Get(ctx, nil)
 }
 
 // transition computes the next state with change, has write persist it with its event, and adopts it. The caller
 // holds w.mu (or is run, before any handler can act). On error the state is unchanged.
 func (w *initiative) transition(ctx workflow.Context, eventType string, actor domain.Actor, payload any,
 	change func(next *domain.Initiative, now time.Time), write writer) (domain.Initiative, error) {
-	ctx = workflow.WithActivityOptions(ctx, ActivityOptions) // update handlers get the root context
+	ctx = workflow.WithLocalActivityOptions(ctx, ActivityOptions) // update handlers get the root context
 	now := workflow.Now(ctx).UTC()
 	next, err := clone(w.state)
 	if err != nil {
@@ -253,7 +255,7 @@ func (w *initiative) reserve(ctx workflow.Context, tr store.Transition) error {
 		PlanID: w.plan.ID, InitiativeID: w.state.ID, DelaftaleID: w.state.Proposal.DelaftaleID,
 		Lines: w.state.Proposal.Budget, Transition: tr,
 	}
-	return workflow.ExecuteActivity(ctx, a.Reserve, in).Get(ctx, nil)
+	return workflow.ExecuteLocalActivity(ctx, a.Reserve, in).Get(ctx, nil)
 }
 
 // release releases milestone no's tranche to finance. The disbursement ID is derived from the initiative and the
@@ -274,7 +276,7 @@ func (w *initiative) release(ctx workflow.Context, no int, actor domain.Actor) (
 			PlanID: w.plan.ID, InitiativeID: w.state.ID, DelaftaleID: w.state.Proposal.DelaftaleID,
 			DisbursementID: id, MilestoneNo: no, MilestoneTitle: m.Title, Lines: m.Tranche, Transition: tr,
 		}
-		return workflow.ExecuteActivity(ctx, a.ReleaseTranche, in).Get(ctx, nil)
+		return workflow.ExecuteLocalActivity(ctx, a.ReleaseTranche, in).Get(ctx, nil)
 	})
 }
 
@@ -303,7 +305,7 @@ func (w *initiative) confirmPayment(ctx workflow.Context, in ConfirmPaymentInput
 			}
 		}, func(ctx workflow.Context, tr store.Transition) error {
 			pay := store.PayInput{DisbursementID: in.DisbursementID, Reference: in.Reference, Actor: in.Actor, Transition: tr}
-			return workflow.ExecuteActivity(ctx, a.ConfirmPayment, pay).Get(ctx, nil)
+			return workflow.ExecuteLocalActivity(ctx, a.ConfirmPayment, pay).Get(ctx, nil)
 		})
 	})
 }
