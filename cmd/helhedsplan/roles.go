@@ -33,28 +33,23 @@ import (
 )
 
 func runAPIRole(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	if err := cfg.RequireDatabase(); err != nil {
-		return err
-	}
-	log.Info("starting api", "config", cfg)
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	c, err := dialTemporal(ctx, cfg.Temporal, log)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return serveAPI(ctx, cfg, log, st, c, newRegistry())
+	return withBackends(ctx, cfg, log, "api", func(st *store.Store, c client.Client) error {
+		return serveAPI(ctx, cfg, log, st, c, newRegistry())
+	})
 }
 
 func runWorkerRole(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	return withBackends(ctx, cfg, log, "worker", func(st *store.Store, c client.Client) error {
+		return runWorker(ctx, cfg, log, st, c)
+	})
+}
+
+// withBackends connects a production role to PostgreSQL and Temporal, runs it and closes both afterwards.
+func withBackends(ctx context.Context, cfg config.Config, log *slog.Logger, role string, run func(*store.Store, client.Client) error) error {
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
 	}
-	log.Info("starting worker", "config", cfg)
+	log.Info("starting "+role, "config", cfg)
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -65,7 +60,7 @@ func runWorkerRole(ctx context.Context, cfg config.Config, log *slog.Logger) err
 		return err
 	}
 	defer c.Close()
-	return runWorker(ctx, cfg, log, st, c)
+	return run(st, c)
 }
 
 // newRegistry is the process's Prometheus registry with Go runtime and process metrics.

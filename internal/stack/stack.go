@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/helhedsplan/helhedsplan/activities"
 	"github.com/helhedsplan/helhedsplan/api"
+	"github.com/helhedsplan/helhedsplan/outbox"
 	"github.com/helhedsplan/helhedsplan/seed"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/worker"
@@ -29,6 +31,9 @@ type Options struct {
 	Faults   activities.Faults
 	Log      *slog.Logger
 	Worker   worker.Options
+	// WebhookURL and WebhookSecret, when set, run the outbox dispatcher as the worker role does.
+	WebhookURL    string
+	WebhookSecret string
 }
 
 // Stack is a running API (at URL) and worker.
@@ -40,6 +45,8 @@ type Stack struct {
 	Tokens map[string]string
 	server *httptest.Server
 	worker sdkworker.Worker
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // Start starts the worker (unless opts.NoWorker) and an API server on a loopback port. The store must be
@@ -72,14 +79,29 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 			return nil, err
 		}
 	}
+	if opts.WebhookURL != "" {
+		d := &outbox.Dispatcher{Store: st, URL: opts.WebhookURL, Secret: []byte(opts.WebhookSecret), Log: log,
+			Interval: 50 * time.Millisecond}
+		var dctx context.Context
+		dctx, s.stop = context.WithCancel(context.Background())
+		s.done = make(chan struct{})
+		go func() {
+			defer close(s.done)
+			_ = d.Run(dctx)
+		}()
+	}
 	reg := prometheus.NewRegistry()
 	s.server = httptest.NewServer(api.New(api.Config{}, st, api.NewTemporalWorkflows(c), log, reg, reg))
 	s.URL = s.server.URL
 	return s, nil
 }
 
-// Close stops the API and the worker.
+// Close stops the dispatcher, the API and the worker.
 func (s *Stack) Close() {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
 	s.server.Close()
 	if s.worker != nil {
 		s.worker.Stop()
