@@ -23,6 +23,8 @@ type Config struct {
 
 	// Listen is the API's listen address.
 	Listen string `env:"HELHEDSPLAN_LISTEN" envDefault:":8080"`
+	// OpsListen is where the worker role serves /healthz, /readyz and /metrics (it has no API). Empty disables it.
+	OpsListen string `env:"HELHEDSPLAN_OPS_LISTEN" envDefault:":9090"`
 	// FinanceWebhookURL, when set, receives a signed JSON POST for every released and paid tranche.
 	FinanceWebhookURL string `env:"HELHEDSPLAN_FINANCE_WEBHOOK_URL"`
 	// FinanceWebhookSecret signs webhook bodies (HMAC-SHA256); required when FinanceWebhookURL is set.

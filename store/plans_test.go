@@ -217,6 +217,12 @@ func TestTokens(t *testing.T) {
 		})
 	}
 
+	t.Run("token_for_unknown_user_not_found", func(t *testing.T) {
+		if err := s.UpsertToken(ctx, "nobody", hash('n'), "cli"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("UpsertToken for an unknown user = %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("token_of_another_user_conflict", func(t *testing.T) {
 		if err := s.UpsertToken(ctx, "fin-peter", hash('h'), "stolen"); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("UpsertToken with Hanne's hash for Peter = %v, want ErrConflict", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 )
@@ -19,6 +20,9 @@ func (s *Store) UpsertToken(ctx context.Context, userID string, tokenHash []byte
 		ON CONFLICT (token_hash) DO UPDATE SET label = EXCLUDED.label
 		WHERE api_tokens.user_id = EXCLUDED.user_id AND api_tokens.revoked_at IS NULL`
 	res, err := s.db.ExecContext(ctx, q, tokenHash, userID, label)
+	if pq.As(err, pqerror.ForeignKeyViolation) != nil {
+		return fmt.Errorf("upsert token: no user %q: %w", userID, ErrNotFound)
+	}
 	if err != nil {
 		return translate(err, "upsert token for %s", userID)
 	}

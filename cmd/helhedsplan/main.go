@@ -6,6 +6,7 @@
 //	helhedsplan migrate   apply database migrations; --seed also loads the Viborg plan if absent
 //	helhedsplan token     issue an API token for a user
 //	helhedsplan bench     run the lifecycle benchmark against an embedded stack
+//	helhedsplan healthcheck  GET a readiness URL; for container health checks in images without curl
 //
 // Configuration comes from the environment (see package config and the README).
 package main
@@ -33,6 +34,7 @@ Brug / usage: helhedsplan <rolle> [flag]
   migrate   anvend databasemigreringer; --seed indlæser også Viborg-planen, hvis den mangler
   token     udsted et API-token: helhedsplan token <bruger-id> [etiket]
   bench     kør benchmark af hele livsforløbet mod en indlejret stak (se README)
+  healthcheck  tjek /readyz (til container-healthchecks): helhedsplan healthcheck [--url URL]
 
 Konfiguration læses fra miljøvariabler; se README.md.
 `
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runToken(ctx, cfg, rest, stdout)
 	case "bench":
 		return runBench(ctx, cfg, log, rest, stdout)
+	case "healthcheck":
+		return runHealthcheck(ctx, cfg, rest, stdout)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("ukendt rolle %q (unknown role)", role)

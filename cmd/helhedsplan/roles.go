@@ -40,7 +40,12 @@ func runAPIRole(ctx context.Context, cfg config.Config, log *slog.Logger) error 
 
 func runWorkerRole(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return withBackends(ctx, cfg, log, "worker", func(st *store.Store, c client.Client) error {
-		return runWorker(ctx, cfg, log, st, c)
+		g, gctx := errgroup.WithContext(ctx)
+		if cfg.OpsListen != "" {
+			g.Go(func() error { return serveOps(gctx, cfg, log, st, c) })
+		}
+		g.Go(func() error { return runWorker(gctx, cfg, log, st, c) })
+		return g.Wait()
 	})
 }
 
@@ -210,7 +215,9 @@ func runToken(ctx context.Context, cfg config.Config, args []string, stdout io.W
 	if err != nil {
 		return err
 	}
-	if err := st.UpsertToken(ctx, args[0], HashToken(token), label); err != nil {
+	if err := st.UpsertToken(ctx, args[0], HashToken(token), label); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("der findes ingen bruger med id %q (no such user)", args[0])
+	} else if err != nil {
 		return fmt.Errorf("token for %q: %w", args[0], err)
 	}
 	fmt.Fprintln(stdout, token)
