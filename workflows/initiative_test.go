@@ -408,6 +408,19 @@ func TestChangesRequestedThenResubmittedThenApproved(t *testing.T) {
 	}
 }
 
+func TestWithdrawnAfterChangesWereRequested(t *testing.T) {
+	fake := newFakeStore()
+	final := run(t, viborg(t), fake, []step{
+		{name: "request_changes", update: workflows.UpdateDecide, arg: decide(hanne, domain.OutcomeRequestChanges, "For dyrt"), wantPhase: domain.PhaseChangesRequested},
+		{name: "resubmit_by_board", update: workflows.UpdateResubmit, arg: workflows.ResubmitInput{Actor: hanne, Proposal: proposal()}, wantCode: domain.CodeForbidden, rejected: true},
+		{name: "decide_while_changes_requested", update: workflows.UpdateDecide, arg: decide(lars, domain.OutcomeApprove, ""), wantCode: domain.CodeWrongPhase, rejected: true},
+		{name: "withdraw", update: workflows.UpdateWithdraw, arg: workflows.WithdrawInput{Actor: mette, Reason: "Droppet"}, wantPhase: domain.PhaseWithdrawn},
+	})
+	if final.Phase != domain.PhaseWithdrawn || final.WithdrawnReason != "Droppet" || len(fake.reserved) != 0 {
+		t.Fatalf("final %s reason %q reserved %v", final.Phase, final.WithdrawnReason, fake.reserved)
+	}
+}
+
 func TestRejectionAndWithdrawalCloseTheWorkflow(t *testing.T) {
 	for name, st := range map[string]step{
 		"rejected":  {update: workflows.UpdateDecide, arg: decide(hanne, domain.OutcomeReject, "Ligger uden for delaftalen"), wantPhase: domain.PhaseRejected},
