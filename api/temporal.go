@@ -30,20 +30,32 @@ func NewTemporalWorkflows(c client.Client) *TemporalWorkflows { return &Temporal
 const updateRejectedByClosedWorkflow = "AcceptedUpdateCompletedWorkflow"
 
 // Start starts the initiative workflow and waits, through the sync update, until its first transition is
-// recorded, so the caller can answer with the initiative as stored.
+// recorded, so the caller can answer with the initiative as stored. Start and update travel as one
+// update-with-start request: one round trip, and the server hands the worker both in the first workflow task.
 func (t *TemporalWorkflows) Start(ctx context.Context, in workflows.StartInput) (domain.Initiative, error) {
-	_, err := t.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.InitiativeWorkflowID(in.InitiativeID),
-		TaskQueue:                workflows.TaskQueue,
+	op := t.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:        workflows.InitiativeWorkflowID(in.InitiativeID),
+		TaskQueue: workflows.TaskQueue,
+		// A second start for the same initiative is an error, never a silent attach to the first.
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		// Without this the SDK hands back the existing run, and a duplicate would look like a fresh start.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflows.InitiativeWorkflowName, in)
+	h, err := t.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: op,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			WorkflowID:   workflows.InitiativeWorkflowID(in.InitiativeID),
+			UpdateName:   workflows.UpdateSync,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var out domain.Initiative
+	if err == nil {
+		err = h.Get(ctx, &out)
+	}
 	if err != nil {
 		return domain.Initiative{}, translateTemporalError(err, false)
 	}
-	return t.Update(ctx, in.InitiativeID, workflows.UpdateSync, "", nil)
+	return out, nil
 }
 
 // Update runs the named update and waits for its result. An empty updateID lets the SDK pick one.

@@ -135,9 +135,19 @@ type fakeTemporal struct {
 	describedIDs []string
 }
 
-func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+// NewWithStartWorkflowOperation records the start; the operation itself is only handed back to
+// UpdateWithStartWorkflow below, so nil serves.
+func (f *fakeTemporal) NewWithStartWorkflowOperation(o client.StartWorkflowOptions, wf any, args ...any) client.WithStartWorkflowOperation {
 	f.startOpts, f.startName, f.startArgs = o, wf, args
-	return nil, f.startErr
+	return nil
+}
+
+func (f *fakeTemporal) UpdateWithStartWorkflow(_ context.Context, o client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	f.updates = append(f.updates, o.UpdateOptions)
+	return fakeHandle{f}, nil
 }
 
 func (f *fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
@@ -184,7 +194,7 @@ func TestTemporalWorkflowsStart(t *testing.T) {
 	o := fc.startOpts
 	if o.ID != "initiative/i1" || o.TaskQueue != workflows.TaskQueue ||
 		o.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL ||
-		o.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE || !o.WorkflowExecutionErrorWhenAlreadyStarted {
+		o.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE {
 		t.Errorf("start options = %+v", o)
 	}
 	if fc.startName != workflows.InitiativeWorkflowName || len(fc.startArgs) != 1 || !cmp.Equal(fc.startArgs[0], in, cmp.AllowUnexported(domain.Date{})) {
