@@ -53,26 +53,27 @@ var t0 = time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)
 
 // fakeStore is an in-memory Store. errs forces a method (by name) to fail.
 type fakeStore struct {
-	mu           sync.Mutex
-	principals   map[string]store.Principal // hex(sha256(token)) -> principal
-	plans        map[string]domain.Plan
-	budgets      map[string]store.Budget
-	available    map[string]map[string]domain.Money
-	initiatives  map[string]domain.Initiative
-	summaries    []store.InitiativeSummary
-	nextCursor   string
-	events       []store.Event
-	disb         map[string]store.Disbursement
-	idem         map[string]*store.IdempotencyRecord
-	errs         map[string]error
-	initFilter   store.InitiativeFilter
-	disbFilter   store.DisbursementFilter
-	eventsArgs   [2]int64
-	completed    int
-	abandoned    int
-	pingCalls    int
-	onGetDisb    func(d *store.Disbursement) // lets a test change the stored disbursement after an update
-	getDisbCalls int
+	mu             sync.Mutex
+	principals     map[string]store.Principal // hex(sha256(token)) -> principal
+	principalCalls int
+	plans          map[string]domain.Plan
+	budgets        map[string]store.Budget
+	available      map[string]map[string]domain.Money
+	initiatives    map[string]domain.Initiative
+	summaries      []store.InitiativeSummary
+	nextCursor     string
+	events         []store.Event
+	disb           map[string]store.Disbursement
+	idem           map[string]*store.IdempotencyRecord
+	errs           map[string]error
+	initFilter     store.InitiativeFilter
+	disbFilter     store.DisbursementFilter
+	eventsArgs     [2]int64
+	completed      int
+	abandoned      int
+	pingCalls      int
+	onGetDisb      func(d *store.Disbursement) // lets a test change the stored disbursement after an update
+	getDisbCalls   int
 }
 
 func tokenKey(token string) string {
@@ -94,6 +95,9 @@ func (f *fakeStore) Ping(context.Context) error {
 }
 
 func (f *fakeStore) PrincipalByTokenHash(_ context.Context, h []byte) (store.Principal, error) {
+	f.mu.Lock()
+	f.principalCalls++
+	f.mu.Unlock()
 	if err := f.fail("PrincipalByTokenHash"); err != nil {
 		return store.Principal{}, err
 	}

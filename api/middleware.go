@@ -49,13 +49,18 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return newAPIError(codeUnauthorized, "Send dit API-token i headeren Authorization: Bearer <token>.")
 		}
 		sum := sha256.Sum256([]byte(token))
-		p, err := s.st.PrincipalByTokenHash(c.Request().Context(), sum[:])
-		if errors.Is(err, store.ErrNotFound) {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="helhedsplan", error="invalid_token"`)
-			return newAPIError(codeUnauthorized, "Tokenet er ukendt eller tilbagekaldt. Log ind igen.")
-		}
-		if err != nil {
-			return fmt.Errorf("look up token: %w", err)
+		p, cached := s.principals.get(sum)
+		if !cached {
+			var err error
+			p, err = s.st.PrincipalByTokenHash(c.Request().Context(), sum[:])
+			if errors.Is(err, store.ErrNotFound) {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="helhedsplan", error="invalid_token"`)
+				return newAPIError(codeUnauthorized, "Tokenet er ukendt eller tilbagekaldt. Log ind igen.")
+			}
+			if err != nil {
+				return fmt.Errorf("look up token: %w", err)
+			}
+			s.principals.put(sum, p)
 		}
 		c.Set(ctxPrincipal, p)
 		return next(c)

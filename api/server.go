@@ -73,6 +73,9 @@ type Config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	// AuthCacheTTL is how long a resolved token is remembered (a revoked token works at most this long);
+	// negative disables the cache.
+	AuthCacheTTL time.Duration
 }
 
 // DefaultConfig is the configuration used for zero fields of Config.
@@ -85,6 +88,7 @@ func DefaultConfig() Config {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      45 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		AuthCacheTTL:      10 * time.Second,
 	}
 }
 
@@ -111,6 +115,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = d.IdleTimeout
 	}
+	if c.AuthCacheTTL == 0 {
+		c.AuthCacheTTL = d.AuthCacheTTL
+	}
 	return c
 }
 
@@ -122,6 +129,8 @@ type server struct {
 	log      *slog.Logger
 	duration *prometheus.HistogramVec
 	routes   map[string]bool // registered route paths, so metrics never label by a raw (unbounded) URL
+	// principals caches token lookups; nil when Config.AuthCacheTTL is negative.
+	principals *principalCache
 }
 
 // New returns the API as an *echo.Echo ready to serve: use it as an http.Handler, or call Start(addr) and
@@ -137,6 +146,9 @@ func New(cfg Config, st Store, wf Workflows, log *slog.Logger, reg prometheus.Re
 		gatherer = prometheus.NewRegistry()
 	}
 	s := &server{cfg: cfg, st: st, wf: wf, log: log, duration: newDurationMetric(reg), routes: map[string]bool{}}
+	if cfg.AuthCacheTTL > 0 {
+		s.principals = newPrincipalCache(cfg.AuthCacheTTL, 10_000)
+	}
 
 	e := echo.New()
 	e.HideBanner = true
