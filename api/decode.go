@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/helhedsplan/helhedsplan/store"
 )
 
 // decodeJSON reads exactly one JSON object into dst, refusing unknown fields so a misspelt field is an error the
@@ -114,6 +116,17 @@ func queryInt(c echo.Context, name string, def, lo, hi int64) (int64, error) {
 
 // maxCursorLen bounds the opaque cursor so a client cannot send megabytes through to the store.
 const maxCursorLen = 512
+
+// queryPage reads the keyset paging parameters shared by the list endpoints: limit (1..store.MaxPageSize,
+// default store.DefaultPageSize) and the opaque cursor.
+func queryPage(c echo.Context) (limit int, cursor string, err error) {
+	l, err := queryInt(c, "limit", int64(store.DefaultPageSize), 1, int64(store.MaxPageSize))
+	if err != nil {
+		return 0, "", err
+	}
+	cursor, err = queryCursor(c)
+	return int(l), cursor, err
+}
 
 func queryCursor(c echo.Context) (string, error) {
 	v := c.QueryParam("cursor")

@@ -28,16 +28,12 @@ func (s *server) listDisbursements(c echo.Context) error {
 		return badRequest("status", "unknown", fmt.Sprintf("Ukendt status %q. Brug %s eller %s.",
 			status, store.DisbursementPending, store.DisbursementPaid))
 	}
-	limit, err := queryInt(c, "limit", 50, 1, 200)
-	if err != nil {
-		return err
-	}
-	cursor, err := queryCursor(c)
+	limit, cursor, err := queryPage(c)
 	if err != nil {
 		return err
 	}
 	items, next, err := s.st.ListDisbursements(c.Request().Context(), store.DisbursementFilter{
-		PlanID: planID, Status: status, After: cursor, Limit: int(limit),
+		PlanID: planID, Status: status, After: cursor, Limit: limit,
 	})
 	if err != nil {
 		return fmt.Errorf("list disbursements: %w", err)

@@ -110,11 +110,7 @@ func (s *server) listInitiatives(c echo.Context) error {
 		return badRequest("phase", "unknown",
 			fmt.Sprintf("Ukendt fase %q. Brug en af: %s.", phase, strings.Join(names, ", ")))
 	}
-	limit, err := queryInt(c, "limit", 50, 1, 200)
-	if err != nil {
-		return err
-	}
-	cursor, err := queryCursor(c)
+	limit, cursor, err := queryPage(c)
 	if err != nil {
 		return err
 	}
@@ -124,7 +120,7 @@ func (s *server) listInitiatives(c echo.Context) error {
 		DelaftaleID:   c.QueryParam("delaftale"),
 		HousingAreaID: c.QueryParam("housing_area"),
 		After:         cursor,
-		Limit:         int(limit),
+		Limit:         limit,
 	})
 	if err != nil {
 		return fmt.Errorf("list initiatives: %w", err)
