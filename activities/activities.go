@@ -89,19 +89,35 @@ func RuleApplicationError(rule *domain.RuleError) error {
 }
 
 // AsRuleError recovers the RuleError from an error produced by RuleApplicationError, wherever it was wrapped
-// (an activity error inside the workflow, an update error at the client).
+// (an activity error inside the workflow, an update error at the client). An application error without the detail
+// but whose type is a known domain.Code still counts, with its message.
 func AsRuleError(err error) (*domain.RuleError, bool) {
 	var direct *domain.RuleError
 	if errors.As(err, &direct) {
 		return direct, true
 	}
 	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || !app.HasDetails() {
+	if !errors.As(err, &app) {
 		return nil, false
 	}
 	var rule domain.RuleError
-	if app.Details(&rule) != nil || rule.Code == "" {
-		return nil, false
+	if app.HasDetails() && decodeDetail(app, &rule) && rule.Code != "" {
+		return &rule, true
 	}
-	return &rule, true
+	if code := domain.Code(app.Type()); code.Known() {
+		return &domain.RuleError{Code: code, Message: app.Message()}, true
+	}
+	return nil, false
+}
+
+// decodeDetail reads the first detail. Details that crossed the wire decode from JSON; details still held as Go
+// values (in-process test environments) are assigned by reflection, which panics on a type mismatch — a wrong
+// detail must not take a request or a workflow task down, so that is recovered as "no detail".
+func decodeDetail(app *temporal.ApplicationError, into *domain.RuleError) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return app.Details(into) == nil
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/helhedsplan/helhedsplan/activities"
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/workflows"
@@ -131,7 +132,7 @@ func translateTemporalError(err error, workflowClosed bool) error {
 	)
 	switch {
 	case errors.As(err, &appErr):
-		if re, ok := ruleErrorOf(appErr); ok {
+		if re, ok := activities.AsRuleError(appErr); ok {
 			return re
 		}
 		if appErr.Type() == updateRejectedByClosedWorkflow {
@@ -151,39 +152,4 @@ func translateTemporalError(err error, workflowClosed bool) error {
 		return fmt.Errorf("%w: temporal: %w", ErrUnavailable, err)
 	}
 	return fmt.Errorf("temporal: %w", err)
-}
-
-// ruleErrorOf recovers the domain.RuleError the workflow attached to its ApplicationError. When the detail is
-// missing but the type is a known domain.Code (a workflow that forgot the detail), the error's message is used.
-func ruleErrorOf(appErr *temporal.ApplicationError) (re *domain.RuleError, ok bool) {
-	var detail domain.RuleError
-	if appErr.HasDetails() && decodeDetail(appErr, &detail) && detail.Code != "" {
-		return &detail, true
-	}
-	code := domain.Code(appErr.Type())
-	if isDomainCode(code) {
-		return &domain.RuleError{Code: code, Message: appErr.Message()}, true
-	}
-	return nil, false
-}
-
-// decodeDetail reads the first detail. Details that crossed the wire decode from JSON; details still held as Go
-// values (in-process test environments) are assigned by reflection, which panics on a type mismatch — a wrong
-// detail must not take the request down, so that is recovered as "no detail".
-func decodeDetail(appErr *temporal.ApplicationError, into *domain.RuleError) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return appErr.Details(into) == nil
-}
-
-func isDomainCode(c domain.Code) bool {
-	switch c {
-	case domain.CodeValidation, domain.CodeWrongPhase, domain.CodeForbidden, domain.CodeUnknownMilestone,
-		domain.CodeInsufficientFunds, domain.CodeAlreadyPaid, domain.CodeNotFound, domain.CodeConflict:
-		return true
-	}
-	return false
 }

@@ -23,15 +23,6 @@ func ParseDate(s string) (Date, error) {
 	return Date{t}, nil
 }
 
-// DateOf returns the calendar date of t in Danish local time (Europe/Copenhagen when the zone database is
-// available, else UTC).
-func DateOf(t time.Time) Date {
-	if loc, err := time.LoadLocation("Europe/Copenhagen"); err == nil {
-		t = t.In(loc)
-	}
-	return NewDate(t.Year(), t.Month(), t.Day())
-}
-
 // IsZero reports whether d is the zero date.
 func (d Date) IsZero() bool { return d.t.IsZero() }
 

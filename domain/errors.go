@@ -21,6 +21,16 @@ const (
 	CodeConflict          Code = "conflict"
 )
 
+// Known reports whether c is one of the codes above.
+func (c Code) Known() bool {
+	switch c {
+	case CodeValidation, CodeWrongPhase, CodeForbidden, CodeUnknownMilestone, CodeInsufficientFunds,
+		CodeAlreadyPaid, CodeNotFound, CodeConflict:
+		return true
+	}
+	return false
+}
+
 // FieldProblem is one broken rule about one field of the input.
 type FieldProblem struct {
 	Field   string `json:"field"`   // JSON path, e.g. "milestones[1].due_date"

@@ -45,15 +45,6 @@ type SourceAmount struct {
 	AmountØre Money  `json:"amount_ore"`
 }
 
-// SumBySource adds up amounts per funding source.
-func SumBySource(lines []SourceAmount) map[string]Money {
-	out := make(map[string]Money, len(lines))
-	for _, l := range lines {
-		out[l.SourceID] += l.AmountØre
-	}
-	return out
-}
-
 // Total adds up all amounts.
 func Total(lines []SourceAmount) Money {
 	var t Money

@@ -42,10 +42,7 @@ var ActivityOptions = workflow.LocalActivityOptions{
 		InitialInterval:    time.Second,
 		BackoffCoefficient: 2,
 		MaximumInterval:    time.Minute,
-		NonRetryableErrorTypes: []string{
-			string(domain.CodeInsufficientFunds), string(domain.CodeAlreadyPaid), string(domain.CodeNotFound),
-			string(domain.CodeValidation), string(domain.CodeConflict),
-		},
+		// Business-rule refusals are not retried: activities return them as non-retryable application errors.
 	},
 }
 
