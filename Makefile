@@ -5,9 +5,10 @@ TEST_FLAGS ?= -count=1 -timeout 20m
 
 .PHONY: run test vet build build-prod bench clean
 
-## run: the whole service on this machine (embedded Temporal + Web UI, PostgreSQL, worker, API)
-run:
-	$(GO) run $(PKG) dev
+## run: the whole service on this machine (embedded Temporal + Web UI, PostgreSQL, worker, API).
+## Built, then exec'ed rather than `go run`, which turns a clean Ctrl-C into exit status 1.
+run: build
+	exec ./bin/helhedsplan dev
 
 ## test: every test — workflow, store (real PostgreSQL), HTTP, end-to-end (embedded Temporal)
 test: vet
