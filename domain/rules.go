@@ -215,8 +215,8 @@ func Resolve(ballots []Ballot, quorum int) (Outcome, bool) {
 	return "", false
 }
 
-// CheckResubmit says whether the proposer may resubmit a revised proposal.
-func CheckResubmit(in *Initiative, a Actor, plan Plan, p *Proposal) error {
+// CheckResubmit says whether the actor may resubmit a revised proposal with this comment.
+func CheckResubmit(in *Initiative, a Actor, plan Plan, p *Proposal, comment string) error {
 	if err := requireRole(a, RoleOperationalGroup, "indsende et revideret forslag"); err != nil {
 		return err
 	}
@@ -277,8 +277,8 @@ func curNo(m *Milestone) int {
 	return m.No
 }
 
-// CheckAcceptMilestone says whether the board may accept milestone no's report.
-func CheckAcceptMilestone(in *Initiative, a Actor, no int) error {
+// CheckAcceptMilestone says whether the board may accept milestone no's report with this comment.
+func CheckAcceptMilestone(in *Initiative, a Actor, no int, comment string) error {
 	if err := requireRole(a, RoleBoard, "godkende en milepæl"); err != nil {
 		return err
 	}
@@ -335,8 +335,8 @@ func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []Go
 	return ps.err("Evalueringen kan ikke modtages.")
 }
 
-// CheckAcceptEvaluation says whether the board may accept the evaluation.
-func CheckAcceptEvaluation(in *Initiative, a Actor) error {
+// CheckAcceptEvaluation says whether the board may accept the evaluation with this comment.
+func CheckAcceptEvaluation(in *Initiative, a Actor, comment string) error {
 	if err := requireRole(a, RoleBoard, "godkende en evaluering"); err != nil {
 		return err
 	}

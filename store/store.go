@@ -3,8 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -79,7 +83,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 func (s *Store) inTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(tx *sqlx.Tx) error) (err error) {
 	tx, err := s.db.BeginTxx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return translate(err, "begin")
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -112,7 +116,36 @@ func translate(err error, op string, args ...any) error {
 	if pqErr := pq.As(err, pqerror.UniqueViolation); pqErr != nil {
 		return fmt.Errorf("%s: %w (%s): %w", what, ErrConflict, pqErr.Constraint, err)
 	}
+	if Transient(err) {
+		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
+	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Transient reports whether err is a fault of the database or the way to it that goes away by itself: the server
+// is down, restarting or out of resources, the connection broke, or PostgreSQL aborted the transaction to resolve
+// a conflict (serialization failure, deadlock). Such a write is retried until it succeeds; everything else (a
+// constraint the data breaks, a bug) is not, because trying again gives the same answer.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return true
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code.Class() {
+		case pqerror.ClassConnectionException, pqerror.ClassTransactionRollback, pqerror.ClassInsufficientResources,
+			pqerror.ClassOperatorIntervention:
+			return true
+		}
+		return pqErr.Code == pqerror.LockNotAvailable
+	}
+	var netErr net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &netErr)
 }
 
 // rowsAffected reports how many rows a statement changed.

@@ -15,6 +15,13 @@ var (
 	// ErrBadCursor means a list cursor was not one this package handed out (or was tampered with); the API
 	// answers 400.
 	ErrBadCursor = errors.New("invalid cursor")
+	// ErrUnavailable means PostgreSQL could not be reached or aborted the work for a reason that passes (see
+	// Transient): a writer retries, the API answers 503 with Retry-After.
+	ErrUnavailable = errors.New("database unavailable")
+	// ErrDivergence means a write found a row already stored under its key that is not the row it would write:
+	// the database and the workflow disagree. It is never retried silently; operators see it in the log, in
+	// metrics and in `helhedsplan doctor`.
+	ErrDivergence = errors.New("stored row differs from the one being written")
 )
 
 // Event is one entry of an initiative's append-only event log.

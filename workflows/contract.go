@@ -99,4 +99,12 @@ type ConfirmPaymentInput struct {
 	Reference      string       `json:"reference"`
 }
 
-// Every update returns the initiative as it is after the update, recorded in PostgreSQL (domain.Initiative).
+// UpdateResult is what every update (and the start) returns: enough for the caller to read the initiative from the
+// read model, which holds at least Version when the update returns. Updates do not return the whole initiative:
+// every update result is stored in the workflow's history, and a big one would walk it towards Temporal's size
+// limits.
+type UpdateResult struct {
+	InitiativeID string       `json:"initiative_id"`
+	Phase        domain.Phase `json:"phase"`
+	Version      int64        `json:"version"`
+}

@@ -91,20 +91,20 @@ func (w *initiative) setup(ctx workflow.Context) error {
 		{UpdateSync, w.sync, nil},
 		{UpdateDecide, w.decide, func(in DecideInput) error { return reject(domain.CheckBallot(&w.state, w.ballot(ctx, in))) }},
 		{UpdateResubmit, w.resubmit, func(in ResubmitInput) error {
-			return reject(domain.CheckResubmit(&w.state, in.Actor, w.plan, &in.Proposal))
+			return reject(domain.CheckResubmit(&w.state, in.Actor, w.plan, &in.Proposal, in.Comment))
 		}},
 		{UpdateWithdraw, w.withdraw, func(in WithdrawInput) error { return reject(domain.CheckWithdraw(&w.state, in.Actor, in.Reason)) }},
 		{UpdateReportMilestone, w.reportMilestone, func(in ReportMilestoneInput) error {
 			return reject(domain.CheckReport(&w.state, in.Actor, in.No, in.Summary, in.SpentØre))
 		}},
 		{UpdateAcceptMilestone, w.acceptMilestone, func(in AcceptMilestoneInput) error {
-			return reject(domain.CheckAcceptMilestone(&w.state, in.Actor, in.No))
+			return reject(domain.CheckAcceptMilestone(&w.state, in.Actor, in.No, in.Comment))
 		}},
 		{UpdateSubmitEvaluation, w.submitEvaluation, func(in SubmitEvaluationInput) error {
 			return reject(domain.CheckSubmitEvaluation(&w.state, in.Actor, in.Summary, in.Results))
 		}},
 		{UpdateAcceptEvaluation, w.acceptEvaluation, func(in AcceptEvaluationInput) error {
-			return reject(domain.CheckAcceptEvaluation(&w.state, in.Actor))
+			return reject(domain.CheckAcceptEvaluation(&w.state, in.Actor, in.Comment))
 		}},
 		{UpdateConfirmPayment, w.confirmPayment, func(in ConfirmPaymentInput) error {
 			return reject(domain.CheckConfirmPayment(&w.state, in.Actor, in.DisbursementID, in.Reference))
@@ -308,7 +308,7 @@ func (w *initiative) confirmPayment(ctx workflow.Context, in ConfirmPaymentInput
 }
 
 func (w *initiative) resubmit(ctx workflow.Context, in ResubmitInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckResubmit(&w.state, in.Actor, w.plan, &in.Proposal) }
+	check := func() error { return domain.CheckResubmit(&w.state, in.Actor, w.plan, &in.Proposal, in.Comment) }
 	return w.locked(ctx, check, func() (domain.Initiative, error) {
 		payload := map[string]any{"comment": in.Comment, "proposal": in.Proposal}
 		return w.transition(ctx, EventResubmitted, in.Actor, payload, func(next *domain.Initiative, _ time.Time) {
@@ -344,7 +344,7 @@ func (w *initiative) reportMilestone(ctx workflow.Context, in ReportMilestoneInp
 }
 
 func (w *initiative) acceptMilestone(ctx workflow.Context, in AcceptMilestoneInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckAcceptMilestone(&w.state, in.Actor, in.No) }
+	check := func() error { return domain.CheckAcceptMilestone(&w.state, in.Actor, in.No, in.Comment) }
 	return w.locked(ctx, check, func() (domain.Initiative, error) {
 		last := in.No == len(w.state.Milestones)
 		payload := map[string]any{"milestone_no": in.No, "comment": in.Comment}
@@ -374,7 +374,7 @@ func (w *initiative) submitEvaluation(ctx workflow.Context, in SubmitEvaluationI
 }
 
 func (w *initiative) acceptEvaluation(ctx workflow.Context, in AcceptEvaluationInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckAcceptEvaluation(&w.state, in.Actor) }
+	check := func() error { return domain.CheckAcceptEvaluation(&w.state, in.Actor, in.Comment) }
 	return w.locked(ctx, check, func() (domain.Initiative, error) {
 		return w.transition(ctx, EventEvaluationOK, in.Actor, map[string]string{"comment": in.Comment},
 			func(next *domain.Initiative, now time.Time) {

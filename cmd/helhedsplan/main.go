@@ -35,6 +35,10 @@ Brug / usage: helhedsplan <rolle> [flag]
   token     udsted et API-token: helhedsplan token <bruger-id> [etiket]
   bench     kør benchmark af hele livsforløbet mod en indlejret stak (se README)
   healthcheck  tjek /readyz (til container-healthchecks): helhedsplan healthcheck [--url URL]
+  ledger    regnskabet: helhedsplan ledger verify genberegner alle saldi og tjekker alle pengeregler
+  doctor    sammenlign åbne workflows med læsemodel, hændelser, regnskab og udbetalinger; --repair retter det sikre
+  chaos     kaos-testen: mange indsatser gennem API'et, mens worker, Temporal, PostgreSQL og webhook fejler
+  temporal  kun den indlejrede Temporal-server (til kaos-testen, hvor den kører som egen proces)
 
 Konfiguration læses fra miljøvariabler; se README.md.
 `
@@ -78,6 +82,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, cfg, log, rest, stdout)
 	case "healthcheck":
 		return runHealthcheck(ctx, cfg, rest, stdout)
+	case "ledger":
+		return runLedger(ctx, cfg, log, rest, stdout)
+	case "doctor":
+		return runDoctor(ctx, cfg, log, rest, stdout)
+	case "chaos":
+		return runChaos(ctx, cfg, log, rest, stdout)
+	case "temporal":
+		return runTemporal(ctx, cfg, log, rest, stdout)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("ukendt rolle %q (unknown role)", role)
