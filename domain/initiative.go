@@ -233,26 +233,52 @@ func (in *Initiative) CurrentMilestone() *Milestone {
 	return nil
 }
 
-// PaidTotal is the sum of all paid tranches.
+// PaidTotal is the sum of all paid tranches. It saturates instead of wrapping (see Total); rules use paidSum.
 func (in *Initiative) PaidTotal() Money {
-	var t Money
+	var t saturating
 	for _, m := range in.Milestones {
 		if m.TrancheStatus == TranchePaid {
-			t += Total(m.Tranche)
+			for _, l := range m.Tranche {
+				t.add(l.AmountØre)
+			}
 		}
 	}
-	return t
+	return t.sum
 }
 
-// SpentTotal is the sum of amounts reported spent.
+// SpentTotal is the sum of amounts reported spent. It saturates instead of wrapping (see Total); rules use spentSum.
 func (in *Initiative) SpentTotal() Money {
-	var t Money
+	var t saturating
 	for _, m := range in.Milestones {
 		if m.Report != nil {
-			t += m.Report.SpentØre
+			t.add(m.Report.SpentØre)
 		}
 	}
-	return t
+	return t.sum
+}
+
+// paidSum is PaidTotal with Sum's guarantee: every amount and the total lie in [0, MaxMoney], or an error.
+func (in *Initiative) paidSum() (Money, error) {
+	var t bounded
+	for _, m := range in.Milestones {
+		if m.TrancheStatus == TranchePaid {
+			for _, l := range m.Tranche {
+				t.add(l.AmountØre)
+			}
+		}
+	}
+	return t.result()
+}
+
+// spentSum is SpentTotal with Sum's guarantee: every amount and the total lie in [0, MaxMoney], or an error.
+func (in *Initiative) spentSum() (Money, error) {
+	var t bounded
+	for _, m := range in.Milestones {
+		if m.Report != nil {
+			t.add(m.Report.SpentØre)
+		}
+	}
+	return t.result()
 }
 
 // MilestonesFromPlan turns proposed milestones into scheduled ones.

@@ -1,5 +1,10 @@
 package domain
 
+import (
+	"math"
+	"math/big"
+)
+
 // Plan is one boligsocial helhedsplan: a four-year period, the board's vision, the money pledged by each funding
 // source, the delaftaler (focus areas) and the housing areas it covers.
 type Plan struct {
@@ -88,28 +93,42 @@ func (p Plan) Rules() Plan {
 	return r
 }
 
-// TotalCommitted is the sum pledged by all funding sources.
+// TotalCommitted is the sum pledged by all funding sources. A plan's committed amounts are each within
+// [0, MaxMoney] and few, so the sum is exact; on a plan that breaks that it saturates instead of wrapping (see
+// Total), and ValidateProposal never lets an amount above MaxMoney through whatever this returns.
 func (p Plan) TotalCommitted() Money {
-	var t Money
+	var t saturating
 	for _, s := range p.FundingSources {
-		t += s.CommittedØre
+		t.add(s.CommittedØre)
 	}
-	return t
+	return t.sum
 }
 
 // LocalCofinancingPermille is the local share of the total budget in per mille, rounded down.
 func (p Plan) LocalCofinancingPermille() int64 {
-	total := p.TotalCommitted()
-	if total == 0 {
-		return 0
-	}
-	var local Money
+	// Exact arithmetic: local*1000 overflows int64 once local passes about 9.2 * 10^15 øre, and a saturated sum
+	// would give a wrong share rather than no share.
+	total, local := new(big.Int), new(big.Int)
 	for _, s := range p.FundingSources {
+		v := big.NewInt(int64(s.CommittedØre))
+		total.Add(total, v)
 		if s.Local {
-			local += s.CommittedØre
+			local.Add(local, v)
 		}
 	}
-	return int64(local) * 1000 / int64(total)
+	if total.Sign() <= 0 {
+		return 0
+	}
+	// Div rounds towards minus infinity for a positive divisor: "rounded down" also for a negative share.
+	q := new(big.Int).Div(local.Mul(local, big.NewInt(1000)), total)
+	switch {
+	case q.IsInt64():
+		return q.Int64()
+	case q.Sign() > 0:
+		return math.MaxInt64
+	default:
+		return math.MinInt64
+	}
 }
 
 // Source returns the funding source with the given ID.

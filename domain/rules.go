@@ -3,90 +3,178 @@ package domain
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-// Limits on free text, so one bad client cannot fill the read model.
+// Limits on what one initiative may hold. They keep the largest initiative the API accepts far below Temporal's
+// limits (2 MB per payload, 50 MB per history: a proposal travels in the start and in every resubmit) and stop one
+// bad client from filling the read model. TestLargestProposalSize measures what they allow.
 const (
-	MaxTitleLen = 200
-	MaxTextLen  = 20_000
-	MaxItems    = 100 // goals, milestones, areas, results
+	MaxTitleLen     = 200    // characters in a title or a payment reference
+	MaxTextLen      = 20_000 // characters in a description, target group, comment, reason, summary or result
+	MaxGoalTextLen  = 2_000  // characters in a goal's description or success criterion
+	MaxGoalIDLen    = 40     // characters in a goal ID chosen by the proposer
+	MaxGoals        = 20     // goals in a proposal
+	MaxMilestones   = 40     // milestones in a proposal
+	MaxHousingAreas = 20     // housing areas in a proposal
+	MaxResults      = 20     // goal results in an evaluation
+	MaxSourceLines  = 20     // lines in a budget or in one tranche (one per funding source)
+	MaxRevisions    = 10     // versions of one proposal: the first submission and nine resubmissions
+	// MaxItems is the longest list any input may have; each list has its own, often smaller, limit above.
+	MaxItems = MaxMilestones
 )
+
+const proposalRefused = "Forslaget kan ikke indsendes, fordi nogle felter ikke overholder reglerne."
 
 // ValidateProposal checks a proposal against the plan. available is what each funding source has left that is not
 // yet reserved for other initiatives; nil skips that check (the workflow, which cannot read the ledger, passes nil
 // and the reservation at approval enforces it under a row lock). It also fills in missing goal IDs.
 func ValidateProposal(plan Plan, p *Proposal, available map[string]Money) error {
 	var ps problems
-	text(&ps, "title", p.Title, MaxTitleLen, true)
-	text(&ps, "description", p.Description, MaxTextLen, true)
-	text(&ps, "target_group", p.TargetGroup, MaxTextLen, true)
+	validateProposal(&ps, plan, p, available)
+	return ps.err(proposalRefused)
+}
+
+func validateProposal(ps *problems, plan Plan, p *Proposal, available map[string]Money) {
+	text(ps, "title", p.Title, MaxTitleLen, true)
+	text(ps, "description", p.Description, MaxTextLen, true)
+	text(ps, "target_group", p.TargetGroup, MaxTextLen, true)
 	if p.DelaftaleID == "" {
 		ps.add("delaftale_id", "required", "Vælg en delaftale.")
 	} else if !plan.HasDelaftale(p.DelaftaleID) {
-		ps.add("delaftale_id", "unknown", "Planen har ingen delaftale %q.", p.DelaftaleID)
+		ps.add("delaftale_id", "unknown", "Planen har ingen delaftale %q.", short(p.DelaftaleID))
 	}
 	if len(p.HousingAreaIDs) == 0 {
 		ps.add("housing_area_ids", "required", "Vælg mindst ét boligområde.")
 	}
-	seenArea := map[string]bool{}
-	for i, a := range p.HousingAreaIDs {
-		switch {
-		case !plan.HasHousingArea(a):
-			ps.add(fmt.Sprintf("housing_area_ids[%d]", i), "unknown", "Planen dækker ikke boligområdet %q.", a)
-		case seenArea[a]:
-			ps.add(fmt.Sprintf("housing_area_ids[%d]", i), "duplicate", "Boligområdet %q er nævnt to gange.", a)
+	if count(ps, "housing_area_ids", len(p.HousingAreaIDs), MaxHousingAreas) {
+		seenArea := map[string]bool{}
+		for i, a := range p.HousingAreaIDs {
+			switch {
+			case !plan.HasHousingArea(a):
+				ps.add(fmt.Sprintf("housing_area_ids[%d]", i), "unknown", "Planen dækker ikke boligområdet %q.", short(a))
+			case seenArea[a]:
+				ps.add(fmt.Sprintf("housing_area_ids[%d]", i), "duplicate", "Boligområdet %q er nævnt to gange.", a)
+			}
+			seenArea[a] = true
 		}
-		seenArea[a] = true
 	}
 
 	if len(p.Goals) == 0 {
 		ps.add("goals", "required", "Angiv mindst ét mål med succeskriterium.")
 	}
-	count(&ps, "goals", len(p.Goals))
-	seenGoal := map[string]bool{}
-	for i := range p.Goals {
-		g := &p.Goals[i]
-		f := fmt.Sprintf("goals[%d]", i)
-		if g.ID == "" {
-			g.ID = fmt.Sprintf("g%d", i+1)
+	if count(ps, "goals", len(p.Goals), MaxGoals) {
+		seenGoal := map[string]bool{}
+		for i := range p.Goals {
+			g := &p.Goals[i]
+			f := fmt.Sprintf("goals[%d]", i)
+			if g.ID == "" {
+				g.ID = fmt.Sprintf("g%d", i+1)
+			}
+			switch {
+			case !goalID(ps, f+".id", g.ID):
+			case seenGoal[g.ID]:
+				ps.add(f+".id", "duplicate", "Mål-id %q er brugt to gange.", g.ID)
+			default:
+				seenGoal[g.ID] = true
+			}
+			text(ps, f+".description", g.Description, MaxGoalTextLen, true)
+			text(ps, f+".success_criterion", g.SuccessCriterion, MaxGoalTextLen, true)
 		}
-		if seenGoal[g.ID] {
-			ps.add(f+".id", "duplicate", "Mål-id %q er brugt to gange.", g.ID)
-		}
-		seenGoal[g.ID] = true
-		text(&ps, f+".description", g.Description, MaxTextLen, true)
-		text(&ps, f+".success_criterion", g.SuccessCriterion, MaxTextLen, true)
 	}
 
-	budget := map[string]Money{}
+	validateMoney(ps, plan, p, available)
+}
+
+// validateMoney checks the budget and the tranches. Every amount must lie in (0, ceiling], where the ceiling is the
+// plan's total (never above MaxMoney), and every sum is checked, so no combination of amounts can wrap around int64
+// into a total that looks right.
+func validateMoney(ps *problems, plan Plan, p *Proposal, available map[string]Money) {
+	ceiling := min(plan.TotalCommitted(), MaxMoney)
+	amount := func(field string, v Money) bool {
+		switch {
+		case v <= 0:
+			ps.add(field, "not_positive", "Beløbet skal være større end 0.")
+		case v > ceiling:
+			ps.add(field, "exceeds_plan_total", "Beløbet må højst være %s, som er planens samlede budget.", ceiling)
+		default:
+			return true
+		}
+		return false
+	}
+
+	budget := map[string]Money{} // per source in the budget; the amount counts only when !badBudget
+	badBudget := map[string]bool{}
 	if len(p.Budget) == 0 {
 		ps.add("budget", "required", "Angiv budgettet fordelt på finansieringskilder.")
 	}
-	for i, l := range p.Budget {
-		f := fmt.Sprintf("budget[%d]", i)
-		if _, ok := plan.Source(l.SourceID); !ok {
-			ps.add(f+".source_id", "unknown", "Planen har ingen finansieringskilde %q.", l.SourceID)
+	if count(ps, "budget", len(p.Budget), MaxSourceLines) {
+		for i, l := range p.Budget {
+			f := fmt.Sprintf("budget[%d]", i)
+			src, ok := plan.Source(l.SourceID)
+			if !ok {
+				ps.add(f+".source_id", "unknown", "Planen har ingen finansieringskilde %q.", short(l.SourceID))
+				continue
+			}
+			if _, dup := budget[l.SourceID]; dup {
+				ps.add(f+".source_id", "duplicate", "Finansieringskilden %q er nævnt to gange.", l.SourceID)
+				badBudget[l.SourceID] = true
+				continue
+			}
+			budget[l.SourceID] = l.AmountØre
+			switch {
+			case !amount(f+".amount_ore", l.AmountØre):
+				badBudget[l.SourceID] = true
+			case l.AmountØre > src.CommittedØre:
+				ps.add(f+".amount_ore", "exceeds_committed", "Der søges %s fra %s, men kilden har kun givet tilsagn om %s.",
+					l.AmountØre, src.Name, src.CommittedØre)
+				badBudget[l.SourceID] = true
+			}
+		}
+	}
+	var total Money
+	totalOK := true
+	for _, l := range p.Budget {
+		if _, ok := budget[l.SourceID]; !ok || badBudget[l.SourceID] || !totalOK {
 			continue
 		}
-		if _, dup := budget[l.SourceID]; dup {
-			ps.add(f+".source_id", "duplicate", "Finansieringskilden %q er nævnt to gange.", l.SourceID)
-		}
-		if l.AmountØre <= 0 {
-			ps.add(f+".amount_ore", "not_positive", "Beløbet skal være større end 0.")
-		}
-		budget[l.SourceID] += l.AmountØre
+		total, totalOK = total.Add(l.AmountØre)
+	}
+	if !totalOK || total > ceiling {
+		ps.add("budget", "exceeds_plan_total", "Budgettet er større end planens samlede budget på %s.", ceiling)
 	}
 
 	if len(p.Milestones) == 0 {
 		ps.add("milestones", "required", "Angiv mindst én milepæl med en udbetalingsrate.")
 	}
-	count(&ps, "milestones", len(p.Milestones))
+	if count(ps, "milestones", len(p.Milestones), MaxMilestones) && len(p.Milestones) > 0 {
+		validateMilestones(ps, plan, p.Milestones, budget, badBudget, ceiling, amount)
+	}
+
+	if available != nil {
+		for i, l := range p.Budget {
+			a, ok := available[l.SourceID]
+			if !ok || badBudget[l.SourceID] || budget[l.SourceID] <= a {
+				continue
+			}
+			s, _ := plan.Source(l.SourceID)
+			ps.add(fmt.Sprintf("budget[%d].amount_ore", i), "exceeds_uncommitted",
+				"Der søges %s fra %s, men kun %s er endnu ikke reserveret.", budget[l.SourceID], s.Name, a)
+		}
+	}
+}
+
+func validateMilestones(ps *problems, plan Plan, milestones []MilestonePlan, budget map[string]Money,
+	badBudget map[string]bool, ceiling Money, amount func(string, Money) bool) {
+	// Every line counts towards its source's sum as sent, checked, so a set of tranches that would wrap is named as
+	// such instead of passing as a small total.
 	tranches := map[string]Money{}
+	tooLarge := map[string]bool{}
 	var prev Date
-	for i, m := range p.Milestones {
+	for i, m := range milestones {
 		f := fmt.Sprintf("milestones[%d]", i)
-		text(&ps, f+".title", m.Title, MaxTitleLen, true)
+		text(ps, f+".title", m.Title, MaxTitleLen, true)
 		switch {
 		case m.DueDate.IsZero():
 			ps.add(f+".due_date", "required", "Angiv en dato (ÅÅÅÅ-MM-DD).")
@@ -102,43 +190,62 @@ func ValidateProposal(plan Plan, p *Proposal, available map[string]Money) error 
 		if len(m.Tranche) == 0 {
 			ps.add(f+".tranche", "required", "Angiv milepælens udbetalingsrate fordelt på finansieringskilder.")
 		}
+		if !count(ps, f+".tranche", len(m.Tranche), MaxSourceLines) {
+			continue
+		}
+		seen := map[string]bool{}
 		for j, l := range m.Tranche {
 			lf := fmt.Sprintf("%s.tranche[%d]", f, j)
+			amount(lf+".amount_ore", l.AmountØre)
 			if _, ok := budget[l.SourceID]; !ok {
-				ps.add(lf+".source_id", "not_in_budget", "Finansieringskilden %q indgår ikke i budgettet.", l.SourceID)
+				ps.add(lf+".source_id", "not_in_budget", "Finansieringskilden %q indgår ikke i budgettet.", short(l.SourceID))
+				continue
 			}
-			if l.AmountØre < 0 {
-				ps.add(lf+".amount_ore", "negative", "Beløbet må ikke være negativt.")
+			if seen[l.SourceID] {
+				ps.add(lf+".source_id", "duplicate", "Finansieringskilden %q er nævnt to gange i samme rate.", l.SourceID)
 			}
-			tranches[l.SourceID] += l.AmountØre
-		}
-		if len(m.Tranche) > 0 && Total(m.Tranche) <= 0 {
-			ps.add(f+".tranche", "not_positive", "Udbetalingsraten skal være større end 0.")
-		}
-	}
-	if len(p.Milestones) > 0 {
-		for _, s := range plan.FundingSources {
-			b, t := budget[s.ID], tranches[s.ID]
-			if b != t {
-				ps.add("milestones", "tranches_do_not_sum_to_budget",
-					"Budgettet fra %s er %s, men raterne summer til %s; de skal være ens.", s.Name, b, t)
+			seen[l.SourceID] = true
+			if !tooLarge[l.SourceID] {
+				s, ok := tranches[l.SourceID].Add(l.AmountØre)
+				tranches[l.SourceID] = s
+				tooLarge[l.SourceID] = !ok || s > ceiling
 			}
 		}
 	}
-	if available != nil {
-		for i, l := range p.Budget {
-			if a, ok := available[l.SourceID]; ok && budget[l.SourceID] > a {
-				s, _ := plan.Source(l.SourceID)
-				ps.add(fmt.Sprintf("budget[%d].amount_ore", i), "exceeds_uncommitted",
-					"Der søges %s fra %s, men kun %s er endnu ikke reserveret.", budget[l.SourceID], s.Name, a)
-			}
+	for _, s := range plan.FundingSources {
+		b, inBudget := budget[s.ID]
+		t := tranches[s.ID]
+		switch {
+		case tooLarge[s.ID]:
+			ps.add("milestones", "tranches_exceed_plan_total",
+				"Raterne fra %s summer til mere end planens samlede budget på %s.", s.Name, ceiling)
+		case inBudget && !badBudget[s.ID] && b != t:
+			ps.add("milestones", "tranches_do_not_sum_to_budget",
+				"Budgettet fra %s er %s, men raterne summer til %s; de skal være ens.", s.Name, b, t)
 		}
 	}
-	return ps.err("Forslaget kan ikke indsendes, fordi nogle felter ikke overholder reglerne.")
+}
+
+// ValidText reports whether s may be stored as text a user wrote: valid UTF-8 with no control characters other
+// than tab, line feed and carriage return. PostgreSQL refuses NUL in text, JSON replaces invalid UTF-8 silently,
+// and the other control characters only ever hide or garble what a reader sees.
+func ValidText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 func text(ps *problems, field, v string, max int, required bool) {
 	switch {
+	case !ValidText(v):
+		ps.add(field, "invalid_characters",
+			"Teksten indeholder tegn, der ikke er tilladt: nul-tegn, kontroltegn eller ugyldig UTF-8.")
 	case required && strings.TrimSpace(v) == "":
 		ps.add(field, "required", "Feltet skal udfyldes.")
 	case utf8.RuneCountInString(v) > max:
@@ -146,10 +253,45 @@ func text(ps *problems, field, v string, max int, required bool) {
 	}
 }
 
-func count(ps *problems, field string, n int) {
-	if n > MaxItems {
-		ps.add(field, "too_many", "Højst %d.", MaxItems)
+// goalID checks a goal ID the proposer chose; IDs are matched by evaluations and shown in URLs and reports, so
+// they stay short and plain.
+func goalID(ps *problems, field, id string) bool {
+	if len(id) > MaxGoalIDLen {
+		ps.add(field, "too_long", "Højst %d tegn.", MaxGoalIDLen)
+		return false
 	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			ps.add(field, "invalid_characters", "Mål-id må kun indeholde bogstaverne a-z og A-Z, cifre, _ og -.")
+			return false
+		}
+	}
+	return true
+}
+
+// count refuses a list longer than max and reports whether its items are worth checking one by one; a list over
+// the limit is refused as a whole, so a huge list costs neither time nor a huge answer.
+func count(ps *problems, field string, n, max int) bool {
+	if n > max {
+		ps.add(field, "too_many", "Højst %d.", max)
+		return false
+	}
+	return true
+}
+
+// short cuts a value the user sent before it is quoted back in a message, so a refusal stays small.
+func short(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return s
+	}
+	for i := range s {
+		if i > max {
+			return s[:i] + "…"
+		}
+	}
+	return s
 }
 
 // requireRole refuses actors without the role.
@@ -215,15 +357,25 @@ func Resolve(ballots []Ballot, quorum int) (Outcome, bool) {
 	return "", false
 }
 
-// CheckResubmit says whether the actor may resubmit a revised proposal with this comment.
+// CheckResubmit says whether the actor may resubmit a revised proposal with this comment. Only the proposer may,
+// or the secretariat (admin) on the proposer's behalf: the board asked the proposer for changes, and another
+// member's revision would put words in the proposer's mouth.
 func CheckResubmit(in *Initiative, a Actor, plan Plan, p *Proposal, comment string) error {
-	if err := requireRole(a, RoleOperationalGroup, "indsende et revideret forslag"); err != nil {
-		return err
+	proposer := a.Role == RoleOperationalGroup && a.UserID == in.Proposer.UserID
+	if !proposer && a.Role != RoleAdmin {
+		return Refuse(CodeForbidden, "Kun forslagsstilleren (%s) eller sekretariatet kan indsende forslaget igen.", in.Proposer.Name)
 	}
 	if err := requirePhase(in, "indsende igen", PhaseChangesRequested); err != nil {
 		return err
 	}
-	return ValidateProposal(plan, p, nil)
+	if in.Revision >= MaxRevisions {
+		return Refuse(CodeConflict, "Forslaget er allerede indsendt i %d versioner, og flere kan der ikke være. "+
+			"Træk det tilbage, og indsend et nyt forslag.", in.Revision)
+	}
+	var ps problems
+	validateProposal(&ps, plan, p, nil)
+	text(&ps, "comment", comment, MaxTextLen, false)
+	return ps.err(proposalRefused)
 }
 
 // CheckWithdraw says whether the actor may withdraw the proposal.
@@ -262,10 +414,22 @@ func CheckReport(in *Initiative, a Actor, no int, summary string, spent Money) e
 	}
 	var ps problems
 	text(&ps, "summary", summary, MaxTextLen, true)
-	if spent < 0 {
+	switch {
+	case spent < 0:
 		ps.add("spent_ore", "negative", "Forbruget må ikke være negativt.")
-	} else if in.SpentTotal()+spent > in.PaidTotal() {
-		ps.add("spent_ore", "exceeds_paid", "Samlet forbrug på %s er mere end de %s, der er udbetalt.", in.SpentTotal()+spent, in.PaidTotal())
+	case spent > MaxMoney:
+		ps.add("spent_ore", "too_large", "Forbruget må højst være %s.", MaxMoney)
+	default:
+		before, errSpent := in.spentSum()
+		paid, errPaid := in.paidSum()
+		if errSpent != nil || errPaid != nil {
+			// Validated input cannot get here; refusing keeps a damaged state from growing.
+			return Refuse(CodeConflict, "Indsatsens registrerede beløb er ugyldige, så forbruget kan ikke opgøres. Kontakt sekretariatet.")
+		}
+		// Both are in [0, MaxMoney], so the sum fits in int64.
+		if total := before + spent; total > paid {
+			ps.add("spent_ore", "exceeds_paid", "Samlet forbrug på %s er mere end de %s, der er udbetalt.", total, paid)
+		}
 	}
 	return ps.err("Rapporten kan ikke modtages.")
 }
@@ -295,7 +459,9 @@ func CheckAcceptMilestone(in *Initiative, a Actor, no int, comment string) error
 	if m.Report == nil {
 		return Refuse(CodeConflict, "Milepæl %d er ikke rapporteret endnu.", no)
 	}
-	return nil
+	var ps problems
+	text(&ps, "comment", comment, MaxTextLen, false)
+	return ps.err("Milepælen kan ikke godkendes.")
 }
 
 // CheckSubmitEvaluation says whether the operational group may submit this evaluation.
@@ -311,6 +477,9 @@ func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []Go
 	}
 	var ps problems
 	text(&ps, "summary", summary, MaxTextLen, true)
+	if !count(&ps, "results", len(results), MaxResults) {
+		return ps.err("Evalueringen kan ikke modtages.")
+	}
 	got := map[string]bool{}
 	for i, r := range results {
 		f := fmt.Sprintf("results[%d]", i)
@@ -320,7 +489,7 @@ func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []Go
 		}
 		switch {
 		case !known:
-			ps.add(f+".goal_id", "unknown", "Indsatsen har intet mål %q.", r.GoalID)
+			ps.add(f+".goal_id", "unknown", "Indsatsen har intet mål %q.", short(r.GoalID))
 		case got[r.GoalID]:
 			ps.add(f+".goal_id", "duplicate", "Målet %q er evalueret to gange.", r.GoalID)
 		}
@@ -346,7 +515,9 @@ func CheckAcceptEvaluation(in *Initiative, a Actor, comment string) error {
 	if in.Evaluation == nil {
 		return Refuse(CodeConflict, "Evalueringen er ikke indsendt endnu.")
 	}
-	return nil
+	var ps problems
+	text(&ps, "comment", comment, MaxTextLen, false)
+	return ps.err("Evalueringen kan ikke godkendes.")
 }
 
 // CheckConfirmPayment says whether finance may confirm payment of the disbursement. A repeat of an earlier
@@ -374,5 +545,5 @@ func CheckConfirmPayment(in *Initiative, a Actor, disbursementID, reference stri
 			return Refuse(CodeAlreadyPaid, "Udbetalingen er allerede bekræftet med referencen %q.", m.PaymentReference)
 		}
 	}
-	return Refuse(CodeNotFound, "Indsatsen har ingen udbetaling %q, der venter på betaling.", disbursementID)
+	return Refuse(CodeNotFound, "Indsatsen har ingen udbetaling %q, der venter på betaling.", short(disbursementID))
 }
