@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -124,13 +126,27 @@ func (s *server) loadInitiative(c echo.Context) (domain.Initiative, domain.Role,
 	return in, role, nil
 }
 
-// updateID names a workflow update. With an Idempotency-Key it is derived from the key, so a retry after a lost
-// answer (or a 5xx the middleware did not store) is deduplicated by Temporal and returns the first result.
+// updateID names a workflow update. With an Idempotency-Key it is derived from the caller, the key and the
+// request (method, path and body: requestHash), so a retry of the same request after a lost answer, a 5xx or a
+// timeout is deduplicated by Temporal and gets that update's result, while the same key reused for another request
+// (another route, initiative or body) can never get another request's result, even after the key's record has
+// expired (store.IdempotencyTTL) and nothing else remembers it.
 func updateID(c echo.Context) string {
 	if key := idempotencyKey(c); key != "" {
-		return principalOf(c).UserID + "/" + key
+		return principalOf(c).UserID + "/" + keyDigest(c, key)
 	}
 	return uuid.NewString()
+}
+
+// keyDigest is hex(sha256(user, key, request hash)), truncated to 128 bits: unique per (caller, key, request) and
+// short enough for an update ID whatever the key's length.
+func keyDigest(c echo.Context, key string) string {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(principalOf(c).UserID), []byte(key), idempotencyHash(c)} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // idempotencyKey is the key the idempotency middleware validated and recorded for this request, or "".
@@ -139,15 +155,22 @@ func idempotencyKey(c echo.Context) string {
 	return key
 }
 
+// idempotencyHash is requestHash of this request, set by the idempotency middleware together with the key.
+func idempotencyHash(c echo.Context) []byte {
+	h, _ := c.Get(ctxIdemHash).([]byte)
+	return h
+}
+
 // initiativeNamespace seeds initiative IDs derived from an Idempotency-Key.
 var initiativeNamespace = uuid.MustParse("6f1b8f9e-3c4d-4b8a-9a57-1f0e5d2c7b10")
 
-// newInitiativeID is a time-ordered UUIDv7, except with an Idempotency-Key: then it is derived from user and key,
-// so a retry of a create whose first attempt started the workflow but never answered finds that workflow instead
-// of proposing the initiative twice.
+// newInitiativeID is a time-ordered UUIDv7, except with an Idempotency-Key: then it is derived from the caller, the
+// key and the request like updateID, so a retry of a create whose first attempt started the workflow but never
+// answered finds that workflow instead of proposing the initiative twice, and the same key with another proposal
+// names another initiative.
 func newInitiativeID(c echo.Context) (string, error) {
 	if key := idempotencyKey(c); key != "" {
-		return uuid.NewSHA1(initiativeNamespace, []byte(principalOf(c).UserID+"/"+key)).String(), nil
+		return uuid.NewSHA1(initiativeNamespace, []byte(principalOf(c).UserID+"/"+keyDigest(c, key))).String(), nil
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

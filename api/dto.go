@@ -14,33 +14,36 @@ import (
 // Danish text ("1.234,50 kr.") for display.
 
 // ---- requests ----
+//
+// A field tagged required:"true" must be present and not null (decodeJSON refuses the request otherwise); the
+// OpenAPI test checks these tags against the spec's required lists.
 
 type amountBody struct {
-	SourceID  string `json:"source_id"`
-	AmountOre int64  `json:"amount_ore"`
+	SourceID  string `json:"source_id" required:"true"`
+	AmountOre int64  `json:"amount_ore" required:"true"`
 }
 
 type goalBody struct {
 	ID               string `json:"id"`
-	Description      string `json:"description"`
-	SuccessCriterion string `json:"success_criterion"`
+	Description      string `json:"description" required:"true"`
+	SuccessCriterion string `json:"success_criterion" required:"true"`
 }
 
 type milestoneBody struct {
-	Title   string       `json:"title"`
-	DueDate string       `json:"due_date"` // parsed here so a bad date is a field problem, not a 400
-	Tranche []amountBody `json:"tranche"`
+	Title   string       `json:"title" required:"true"`
+	DueDate string       `json:"due_date" required:"true"` // parsed here so a bad date is a field problem, not a 400
+	Tranche []amountBody `json:"tranche" required:"true"`
 }
 
 type proposalBody struct {
-	Title          string          `json:"title"`
-	Description    string          `json:"description"`
-	DelaftaleID    string          `json:"delaftale_id"`
-	HousingAreaIDs []string        `json:"housing_area_ids"`
-	TargetGroup    string          `json:"target_group"`
-	Goals          []goalBody      `json:"goals"`
-	Budget         []amountBody    `json:"budget"`
-	Milestones     []milestoneBody `json:"milestones"`
+	Title          string          `json:"title" required:"true"`
+	Description    string          `json:"description" required:"true"`
+	DelaftaleID    string          `json:"delaftale_id" required:"true"`
+	HousingAreaIDs []string        `json:"housing_area_ids" required:"true"`
+	TargetGroup    string          `json:"target_group" required:"true"`
+	Goals          []goalBody      `json:"goals" required:"true"`
+	Budget         []amountBody    `json:"budget" required:"true"`
+	Milestones     []milestoneBody `json:"milestones" required:"true"`
 }
 
 type createInitiativeBody struct {
@@ -54,7 +57,7 @@ type resubmitBody struct {
 }
 
 type decisionBody struct {
-	Outcome string `json:"outcome"`
+	Outcome string `json:"outcome" required:"true"`
 	Comment string `json:"comment"`
 }
 
@@ -63,8 +66,8 @@ type withdrawBody struct {
 }
 
 type reportBody struct {
-	Summary  string `json:"summary"`
-	SpentOre int64  `json:"spent_ore"`
+	Summary  string `json:"summary" required:"true"`
+	SpentOre int64  `json:"spent_ore" required:"true"`
 }
 
 type commentBody struct {
@@ -72,18 +75,18 @@ type commentBody struct {
 }
 
 type goalResultBody struct {
-	GoalID   string `json:"goal_id"`
-	Achieved bool   `json:"achieved"`
-	Result   string `json:"result"`
+	GoalID   string `json:"goal_id" required:"true"`
+	Achieved bool   `json:"achieved" required:"true"`
+	Result   string `json:"result" required:"true"`
 }
 
 type evaluationBody struct {
-	Summary string           `json:"summary"`
-	Results []goalResultBody `json:"results"`
+	Summary string           `json:"summary" required:"true"`
+	Results []goalResultBody `json:"results" required:"true"`
 }
 
 type confirmBody struct {
-	Reference string `json:"reference"`
+	Reference string `json:"reference" required:"true"`
 }
 
 func amountsToDomain(in []amountBody) []domain.SourceAmount {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,9 +14,28 @@ import (
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
-// ErrUnavailable marks a dependency that did not answer in time or refused for load; the API answers 503 and the
-// client may retry (with the same Idempotency-Key for POSTs).
+// ErrUnavailable marks a dependency (Temporal) that is down or refused for load; the API answers 503
+// dependency_unavailable with Retry-After and the client may retry (with the same Idempotency-Key for POSTs).
 var ErrUnavailable = errors.New("dependency unavailable")
+
+// ErrStillRunning marks a workflow update that was sent but had not completed when the request ran out of time,
+// typically because its write waits for the database. The update goes on in the workflow: the same request with the
+// same Idempotency-Key attaches to it (same update ID) and gets its result. Errors wrapping it also wrap
+// ErrUnavailable.
+var ErrStillRunning = errors.New("workflow update still running")
+
+// ErrNamespaceNotFound is what Workflows.Ready wraps when Temporal answers but does not know the namespace.
+var ErrNamespaceNotFound = errors.New("temporal namespace not found")
+
+// errReadModelBehind means an update completed but the read model does not yet hold its version. The workflow
+// writes before it answers, so this should not happen; if it does, the API answers 503 rather than stale data.
+var errReadModelBehind = errors.New("read model is behind the workflow")
+
+// Retry-After values, in seconds, sent with 503 and with 409 idempotency_request_in_progress.
+const (
+	retryAfterInProgress = 2 // the same request is running, or the update is still running: it usually ends soon
+	retryAfterDependency = 5 // PostgreSQL or Temporal is down: give it a moment
+)
 
 // problemTypeBase prefixes every problem code to form the RFC 9457 "type" URI. It is stable: clients may match it.
 const problemTypeBase = "https://helhedsplan.dk/problems/"
@@ -74,7 +94,7 @@ type problem struct {
 	Code      string            `json:"code"`
 	RequestID string            `json:"request_id"`
 	Errors    []fieldError      `json:"errors,omitempty"`
-	Checks    map[string]string `json:"checks,omitempty"` // /readyz only: dependency -> "ok" or "fejl"
+	Checks    map[string]string `json:"checks,omitempty"` // /readyz only: check -> "ok", "fejl" or "ikke tjekket"
 }
 
 type fieldError struct {
@@ -86,10 +106,11 @@ type fieldError struct {
 // apiError is a refusal decided by the API itself (bad query, missing token, idempotency clash). It carries a
 // problem code from problemKinds and a Danish detail meant for the user.
 type apiError struct {
-	code   string
-	detail string
-	fields []domain.FieldProblem
-	checks map[string]string
+	code       string
+	detail     string
+	fields     []domain.FieldProblem
+	checks     map[string]string
+	retryAfter int // seconds; 0 sends no Retry-After
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.detail }
@@ -102,73 +123,90 @@ func badRequest(field, code, message string) *apiError {
 		fields: []domain.FieldProblem{{Field: field, Code: code, Message: message}}}
 }
 
+// classified is the problem a client sees for an error.
+type classified struct {
+	code       string
+	detail     string
+	fields     []domain.FieldProblem
+	checks     map[string]string
+	retryAfter int // seconds, for the Retry-After header; 0 for none
+}
+
+const (
+	detailGeneric = "Der opstod en uventet fejl. Prøv igen senere, og oplys fejl-id'et, hvis det sker igen."
+	detailTimeout = "Tjenesten svarede ikke i tide. Prøv igen om lidt; send en POST igen med samme Idempotency-Key."
+	detailRunning = "Handlingen er ikke færdigbehandlet endnu. Send den samme forespørgsel igen med samme " +
+		"Idempotency-Key om lidt; så får du resultatet, og handlingen udføres kun én gang."
+	detailDatabase   = "Databasen svarer ikke lige nu. Prøv igen om lidt; send en POST igen med samme Idempotency-Key."
+	detailDependency = "En tjeneste, som API'et bruger, svarer ikke lige nu. Prøv igen om lidt; send en POST igen " +
+		"med samme Idempotency-Key."
+)
+
 // classify turns any error into the problem the client sees. Unknown errors become a generic 500: their text may
-// name tables, hosts or workflow internals, so it never reaches the body.
-func classify(err error) (code, detail string, fields []domain.FieldProblem, checks map[string]string) {
+// name tables, hosts or workflow internals, so it never reaches the body. Faults that pass (a database or Temporal
+// that is down, an update still running) are 503 with Retry-After, never 500; they are matched before the store's
+// other sentinels, so an error that also wraps one of those is still not blamed on the client.
+func classify(err error) classified {
 	var (
-		ae      *apiError
-		re      *domain.RuleError
-		he      *echo.HTTPError
-		tooBig  *http.MaxBytesError
-		generic = "Der opstod en uventet fejl. Prøv igen senere, og oplys fejl-id'et, hvis det sker igen."
+		ae     *apiError
+		re     *domain.RuleError
+		he     *echo.HTTPError
+		tooBig *http.MaxBytesError
 	)
 	switch {
 	case errors.As(err, &ae):
-		return ae.code, ae.detail, ae.fields, ae.checks
+		return classified{ae.code, ae.detail, ae.fields, ae.checks, ae.retryAfter}
 	case errors.As(err, &re):
 		if _, ok := problemKinds[string(re.Code)]; !ok {
-			return codeInternal, generic, nil, nil
+			return classified{code: codeInternal, detail: detailGeneric}
 		}
-		return string(re.Code), re.Message, re.Problems, nil
+		return classified{code: string(re.Code), detail: re.Message, fields: re.Problems}
+	case errors.Is(err, ErrStillRunning), errors.Is(err, errReadModelBehind):
+		return classified{code: codeServiceUnavailable, detail: detailRunning, retryAfter: retryAfterInProgress}
+	case errors.Is(err, store.ErrUnavailable):
+		return classified{code: codeDependencyUnavailable, detail: detailDatabase, retryAfter: retryAfterDependency}
+	case errors.Is(err, ErrUnavailable):
+		return classified{code: codeDependencyUnavailable, detail: detailDependency, retryAfter: retryAfterDependency}
 	case errors.Is(err, store.ErrBadCursor):
-		return codeBadRequest, "Parameteren cursor er ugyldig; brug next_cursor fra forrige side.", nil, nil
+		return classified{code: codeBadRequest, detail: "Parameteren cursor er ugyldig; brug next_cursor fra forrige side."}
 	case errors.Is(err, store.ErrNotFound):
-		return string(domain.CodeNotFound), "Det efterspurgte findes ikke.", nil, nil
+		return classified{code: string(domain.CodeNotFound), detail: "Det efterspurgte findes ikke."}
 	case errors.Is(err, store.ErrConflict):
-		return string(domain.CodeConflict), "Oplysningerne er ændret imens. Hent dem igen, og prøv igen.", nil, nil
-	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return codeServiceUnavailable, "Tjenesten svarede ikke i tide. Prøv igen om lidt.", nil, nil
+		return classified{code: string(domain.CodeConflict), detail: "Oplysningerne er ændret imens. Hent dem igen, og prøv igen."}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return classified{code: codeServiceUnavailable, detail: detailTimeout, retryAfter: retryAfterInProgress}
 	case errors.As(err, &tooBig):
-		return codeTooLarge, "Forespørgslen er større end tilladt.", nil, nil
+		return classified{code: codeTooLarge, detail: "Forespørgslen er større end tilladt."}
 	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusNotFound:
-			return string(domain.CodeNotFound), "Adressen findes ikke i API'et.", nil, nil
+			return classified{code: string(domain.CodeNotFound), detail: "Adressen findes ikke i API'et."}
 		case http.StatusMethodNotAllowed:
-			return codeMethodNotAllowed, "Adressen understøtter ikke denne HTTP-metode.", nil, nil
+			return classified{code: codeMethodNotAllowed, detail: "Adressen understøtter ikke denne HTTP-metode."}
 		case http.StatusRequestEntityTooLarge:
-			return codeTooLarge, "Forespørgslen er større end tilladt.", nil, nil
+			return classified{code: codeTooLarge, detail: "Forespørgslen er større end tilladt."}
 		case http.StatusUnsupportedMediaType:
-			return codeUnsupportedMedia, "Send forespørgslen som application/json.", nil, nil
+			return classified{code: codeUnsupportedMedia, detail: "Send forespørgslen som application/json."}
 		case http.StatusUnauthorized:
-			return codeUnauthorized, "Log ind med et gyldigt token.", nil, nil
+			return classified{code: codeUnauthorized, detail: "Log ind med et gyldigt token."}
 		case http.StatusServiceUnavailable:
-			return codeServiceUnavailable, "Tjenesten svarede ikke i tide. Prøv igen om lidt.", nil, nil
+			return classified{code: codeServiceUnavailable, detail: detailTimeout, retryAfter: retryAfterInProgress}
 		}
 		if he.Code >= 400 && he.Code < 500 {
-			return codeBadRequest, "Forespørgslen kan ikke behandles.", nil, nil
+			return classified{code: codeBadRequest, detail: "Forespørgslen kan ikke behandles."}
 		}
+	case store.Transient(err):
+		// A connection fault that reached us without the store's sentinel is still one that passes.
+		return classified{code: codeDependencyUnavailable, detail: detailDependency, retryAfter: retryAfterDependency}
 	}
-	return codeInternal, generic, nil, nil
+	return classified{code: codeInternal, detail: detailGeneric}
 }
 
 // handleError is Echo's HTTPErrorHandler: every error from a handler or middleware ends here.
 func (s *server) handleError(err error, c echo.Context) {
-	code, detail, fields, checks := classify(err)
-	kind := problemKinds[code]
-	p := problem{
-		Type:      problemTypeBase + code,
-		Title:     kind.title,
-		Status:    kind.status,
-		Detail:    detail,
-		Instance:  c.Request().URL.Path,
-		Code:      code,
-		RequestID: requestID(c),
-		Checks:    checks,
-	}
-	for _, f := range fields {
-		p.Errors = append(p.Errors, fieldError(f))
-	}
+	cl := classify(err)
+	code := cl.code
+	p := newProblem(cl, c.Request().URL.Path, requestID(c))
 
 	level, msg := slog.LevelInfo, "request refused"
 	if p.Status >= 500 {
@@ -193,15 +231,15 @@ func (s *server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if cl.retryAfter > 0 {
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(cl.retryAfter))
+	}
 	if code == codeMethodNotAllowed {
 		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && allow != "" {
 			c.Response().Header().Set(echo.HeaderAllow, allow)
 		}
 	}
-	body, merr := json.Marshal(p)
-	if merr != nil { // cannot happen for this struct; answer something rather than nothing
-		body = []byte(`{"status":500,"code":"internal_error"}`)
-	}
+	body := p.marshal()
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(p.Status)
 		return
@@ -210,6 +248,33 @@ func (s *server) handleError(err error, c echo.Context) {
 		s.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "writing problem response failed",
 			slog.String("request_id", p.RequestID), slog.String("error", werr.Error()))
 	}
+}
+
+// newProblem is the problem body for a classified error.
+func newProblem(cl classified, instance, requestID string) problem {
+	kind := problemKinds[cl.code]
+	p := problem{
+		Type:      problemTypeBase + cl.code,
+		Title:     kind.title,
+		Status:    kind.status,
+		Detail:    cl.detail,
+		Instance:  instance,
+		Code:      cl.code,
+		RequestID: requestID,
+		Checks:    cl.checks,
+	}
+	for _, f := range cl.fields {
+		p.Errors = append(p.Errors, fieldError(f))
+	}
+	return p
+}
+
+func (p problem) marshal() []byte {
+	body, err := json.Marshal(p)
+	if err != nil { // cannot happen for this struct; answer something rather than nothing
+		return []byte(`{"status":500,"code":"internal_error"}`)
+	}
+	return body
 }
 
 func requestID(c echo.Context) string {

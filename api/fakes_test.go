@@ -74,6 +74,9 @@ type fakeStore struct {
 	pingCalls      int
 	onGetDisb      func(d *store.Disbursement) // lets a test change the stored disbursement after an update
 	getDisbCalls   int
+	migrations     []store.MigrationState // MigrationStatus answers these (all applied by default)
+	migrationCalls int
+	settleCtxErrs  []error // ctx.Err() seen by each CompleteIdempotent and AbandonIdempotent
 }
 
 func tokenKey(token string) string {
@@ -132,7 +135,21 @@ func (f *fakeStore) GetPlan(_ context.Context, id string) (domain.Plan, error) {
 	return p, nil
 }
 
+func (f *fakeStore) MigrationStatus(context.Context) ([]store.MigrationState, error) {
+	f.mu.Lock()
+	f.migrationCalls++
+	states := slices.Clone(f.migrations)
+	f.mu.Unlock()
+	if err := f.fail("MigrationStatus"); err != nil {
+		return nil, err
+	}
+	return states, nil
+}
+
 func (f *fakeStore) Budget(_ context.Context, id string) (store.Budget, error) {
+	if err := f.fail("Budget"); err != nil {
+		return store.Budget{}, err
+	}
 	b, ok := f.budgets[id]
 	if !ok {
 		return store.Budget{}, store.ErrNotFound
@@ -151,6 +168,8 @@ func (f *fakeStore) GetInitiative(_ context.Context, id string) (domain.Initiati
 	if err := f.fail("GetInitiative"); err != nil {
 		return domain.Initiative{}, err
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	in, ok := f.initiatives[id]
 	if !ok {
 		return domain.Initiative{}, fmt.Errorf("initiative %s: %w", id, store.ErrNotFound)
@@ -159,6 +178,9 @@ func (f *fakeStore) GetInitiative(_ context.Context, id string) (domain.Initiati
 }
 
 func (f *fakeStore) ListInitiatives(_ context.Context, fl store.InitiativeFilter) ([]store.InitiativeSummary, string, error) {
+	if err := f.fail("ListInitiatives"); err != nil {
+		return nil, "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.initFilter = fl
@@ -169,6 +191,9 @@ func (f *fakeStore) ListInitiatives(_ context.Context, fl store.InitiativeFilter
 }
 
 func (f *fakeStore) ListEvents(_ context.Context, id string, after int64, limit int) ([]store.Event, error) {
+	if err := f.fail("ListEvents"); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.eventsArgs = [2]int64{after, int64(limit)}
@@ -182,6 +207,9 @@ func (f *fakeStore) ListEvents(_ context.Context, id string, after int64, limit 
 }
 
 func (f *fakeStore) ListDisbursements(_ context.Context, fl store.DisbursementFilter) ([]store.Disbursement, string, error) {
+	if err := f.fail("ListDisbursements"); err != nil {
+		return nil, "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.disbFilter = fl
@@ -195,6 +223,9 @@ func (f *fakeStore) ListDisbursements(_ context.Context, fl store.DisbursementFi
 }
 
 func (f *fakeStore) GetDisbursement(_ context.Context, id string) (store.Disbursement, error) {
+	if err := f.fail("GetDisbursement"); err != nil {
+		return store.Disbursement{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.getDisbCalls++
@@ -225,18 +256,28 @@ func (f *fakeStore) BeginIdempotent(_ context.Context, r store.IdempotencyRecord
 	return nil, nil
 }
 
-func (f *fakeStore) CompleteIdempotent(_ context.Context, user, key string, status int, ct string, body []byte) error {
+// CompleteIdempotent fails, like the real store, when its context has ended.
+func (f *fakeStore) CompleteIdempotent(ctx context.Context, user, key string, status int, ct string, body []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.settleCtxErrs = append(f.settleCtxErrs, ctx.Err())
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	r := f.idem[user+"\x00"+key]
 	r.Status, r.ContentType, r.Body = &status, &ct, append([]byte(nil), body...)
 	f.completed++
 	return nil
 }
 
-func (f *fakeStore) AbandonIdempotent(_ context.Context, user, key string) error {
+// AbandonIdempotent fails, like the real store, when its context has ended.
+func (f *fakeStore) AbandonIdempotent(ctx context.Context, user, key string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.settleCtxErrs = append(f.settleCtxErrs, ctx.Err())
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	delete(f.idem, user+"\x00"+key)
 	f.abandoned++
 	return nil
@@ -247,37 +288,49 @@ type updateCall struct {
 	Arg                          any
 }
 
-// fakeWorkflows records calls; startFn and updateFn decide the answers.
+// fakeWorkflows records calls; startFn and updateFn decide the answers. ctx is the context of the call, so a fake
+// can wait for the request's deadline as a real update does.
 type fakeWorkflows struct {
 	mu       sync.Mutex
 	starts   []workflows.StartInput
 	updates  []updateCall
-	startFn  func(in workflows.StartInput) (domain.Initiative, error)
-	updateFn func(call updateCall) (domain.Initiative, error)
+	startFn  func(in workflows.StartInput) (workflows.UpdateResult, error)
+	updateFn func(ctx context.Context, call updateCall) (workflows.UpdateResult, error)
 	readyErr error
 }
 
-func (f *fakeWorkflows) Start(_ context.Context, in workflows.StartInput) (domain.Initiative, error) {
+func (f *fakeWorkflows) Start(_ context.Context, in workflows.StartInput) (workflows.UpdateResult, error) {
 	f.mu.Lock()
 	f.starts = append(f.starts, in)
 	fn := f.startFn
 	f.mu.Unlock()
 	if fn == nil {
-		return domain.Initiative{}, fmt.Errorf("unexpected start")
+		return workflows.UpdateResult{}, fmt.Errorf("unexpected start")
 	}
 	return fn(in)
 }
 
-func (f *fakeWorkflows) Update(_ context.Context, id, name, updateID string, arg any) (domain.Initiative, error) {
+func (f *fakeWorkflows) Update(ctx context.Context, id, name, updateID string, arg any) (workflows.UpdateResult, error) {
 	call := updateCall{InitiativeID: id, Name: name, UpdateID: updateID, Arg: arg}
 	f.mu.Lock()
 	f.updates = append(f.updates, call)
 	fn := f.updateFn
 	f.mu.Unlock()
 	if fn == nil {
-		return domain.Initiative{}, fmt.Errorf("unexpected update %s", name)
+		return workflows.UpdateResult{}, fmt.Errorf("unexpected update %s", name)
 	}
-	return fn(call)
+	return fn(ctx, call)
+}
+
+// updateIDs lists the update IDs the workflow received, in order.
+func (f *fakeWorkflows) updateIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ids := make([]string, len(f.updates))
+	for i, u := range f.updates {
+		ids[i] = u.UpdateID
+	}
+	return ids
 }
 
 func (f *fakeWorkflows) Ready(context.Context) error { return f.readyErr }
@@ -320,6 +373,12 @@ func viborgPlan(t *testing.T) domain.Plan {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, Config{})
+}
+
+// newHarnessWith is newHarness with a configuration (zero fields take the defaults).
+func newHarnessWith(t *testing.T, cfg Config) *harness {
+	t.Helper()
 	viborg := viborgPlan(t)
 	aarhus := domain.Plan{ID: planAarhus, Name: "Helhedsplan Aarhus", Municipality: "Aarhus Kommune",
 		PeriodStart: domain.NewDate(2022, 1, 1), PeriodEnd: domain.NewDate(2026, 12, 31)}
@@ -346,12 +405,16 @@ func newHarness(t *testing.T) *harness {
 		},
 		idem: map[string]*store.IdempotencyRecord{},
 		errs: map[string]error{},
+		migrations: []store.MigrationState{
+			{Version: 1, Name: "00001_init.sql", Applied: true, AppliedAt: t0},
+			{Version: 2, Name: "00002_ledger.sql", Applied: true, AppliedAt: t0},
+		},
 	}
 	wf := &fakeWorkflows{}
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := New(Config{}, st, wf, log, reg, reg)
+	e := New(cfg, st, wf, log, reg, reg)
 	return &harness{t: t, st: st, wf: wf, e: e, reg: reg, logs: logs}
 }
 
@@ -465,14 +528,31 @@ func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, status int) {
 	}
 }
 
-// answer returns the stored initiative with a changed phase, as a workflow update would.
-func (h *harness) answer(phase domain.Phase) func(updateCall) (domain.Initiative, error) {
-	return func(c updateCall) (domain.Initiative, error) {
-		in := h.st.initiatives[c.InitiativeID]
-		in.Phase = phase
-		in.Version++
-		return in, nil
+// answer acts as a workflow update does: it records the initiative with a changed phase and the next version in
+// the read model, then returns the small result.
+func (h *harness) answer(phase domain.Phase) func(context.Context, updateCall) (workflows.UpdateResult, error) {
+	return func(_ context.Context, c updateCall) (workflows.UpdateResult, error) {
+		return h.st.transition(c.InitiativeID, phase), nil
 	}
+}
+
+// transition moves the stored initiative to phase and the next version, as the workflow's write does.
+func (f *fakeStore) transition(id string, phase domain.Phase) workflows.UpdateResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := f.initiatives[id]
+	in.Phase = phase
+	in.Version++
+	f.initiatives[id] = in
+	return workflows.UpdateResult{InitiativeID: id, Phase: phase, Version: in.Version}
+}
+
+// put stores an initiative in the read model, as the workflow's first write does.
+func (f *fakeStore) put(in domain.Initiative) workflows.UpdateResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.initiatives[in.ID] = in
+	return workflows.UpdateResult{InitiativeID: in.ID, Phase: in.Phase, Version: in.Version}
 }
 
 var _ http.Handler = (*echo.Echo)(nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,32 +23,51 @@ const msgProposalInvalid = "Forslaget kan ikke indsendes, fordi nogle felter ikk
 // checkProposal converts and validates a proposal against the plan and the money still free in the ledger, so the
 // proposer hears about every problem at once instead of one per round trip. The workflow validates again (without
 // the ledger) and the reservation at approval enforces the funds under a lock; this check is for the user.
-func (s *server) checkProposal(ctx context.Context, plan domain.Plan, b proposalBody) (domain.Proposal, error) {
-	p, problems := b.toDomain()
+// input holds the problems decoding found (fields missing, null or with forbidden characters); they are reported
+// with the rules' own, one problem per field: where the rule names the field with the same code, its message (which
+// says more) is kept; otherwise the input problem is, as the rule only saw the zero value standing in for it.
+func (s *server) checkProposal(ctx context.Context, plan domain.Plan, b proposalBody, input []domain.FieldProblem) (domain.Proposal, error) {
+	p, dates := b.toDomain()
 	available, err := s.st.Available(ctx, plan.ID)
 	if err != nil {
 		return p, fmt.Errorf("available funds of plan %s: %w", plan.ID, err)
 	}
 	verr := domain.ValidateProposal(plan, &p, available)
-	if verr == nil && len(problems) == 0 {
+	if verr == nil && len(dates) == 0 && len(input) == 0 {
 		return p, nil
 	}
 	msg := msgProposalInvalid
+	var rules []domain.FieldProblem
 	if verr != nil {
 		var re *domain.RuleError
 		if !errors.As(verr, &re) {
 			return p, verr
 		}
-		msg = re.Message
-		// A date that did not parse is zero to the domain, which calls it missing; the parse problem says more.
-		unparsed := map[string]bool{}
-		for _, fp := range problems {
-			unparsed[fp.Field] = true
+		msg, rules = re.Message, re.Problems
+	}
+	inputCode := map[string]string{}
+	for _, fp := range input {
+		inputCode[fp.Field] = fp.Code
+	}
+	ruled := map[string]bool{} // input fields whose problem the rule reports in its own words
+	for _, fp := range rules {
+		if code, ok := inputCode[fp.Field]; ok && code == fp.Code {
+			ruled[fp.Field] = true
 		}
-		for _, fp := range re.Problems {
-			if !unparsed[fp.Field] {
-				problems = append(problems, fp)
-			}
+	}
+	var problems []domain.FieldProblem
+	for _, fp := range input {
+		if !ruled[fp.Field] {
+			problems = append(problems, fp)
+		}
+	}
+	problems = append(problems, dates...)
+	for _, fp := range rules {
+		_, fromInput := inputCode[fp.Field]
+		// A date that did not parse is zero to the domain, which calls it missing; the parse problem says more.
+		parsed := slices.ContainsFunc(dates, func(d domain.FieldProblem) bool { return d.Field == fp.Field })
+		if (!fromInput || ruled[fp.Field]) && !parsed {
+			problems = append(problems, fp)
 		}
 	}
 	return p, &domain.RuleError{Code: domain.CodeValidation, Message: msg, Problems: problems}
@@ -57,7 +77,8 @@ func (s *server) createInitiative(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principalOf(c)
 	var b createInitiativeBody
-	if err := decodeJSON(c, &b, false); err != nil {
+	input, err := decodeInput(c, &b, false)
+	if err != nil {
 		return err
 	}
 	planID, role, err := bodyPlan(p, b.PlanID)
@@ -71,7 +92,7 @@ func (s *server) createInitiative(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("get plan %s: %w", planID, err)
 	}
-	proposal, err := s.checkProposal(ctx, plan, b.proposalBody)
+	proposal, err := s.checkProposal(ctx, plan, b.proposalBody, input)
 	if err != nil {
 		return err
 	}
@@ -81,19 +102,45 @@ func (s *server) createInitiative(c echo.Context) error {
 	}
 	c.Set(ctxInitiativeID, id)
 
-	in, err := s.wf.Start(ctx, workflows.StartInput{
+	res, err := s.wf.Start(ctx, workflows.StartInput{
 		InitiativeID: id, Plan: plan.Rules(), Proposer: actor(p, role), Proposal: proposal,
 	})
 	if errors.Is(err, store.ErrConflict) && idempotencyKey(c) != "" {
-		// The ID is derived from the key, so this is a retry whose first attempt started the workflow but did not
-		// answer (the 5xx was not stored). Answer with the initiative that attempt created.
-		in, err = s.wf.Update(ctx, id, workflows.UpdateSync, uuid.NewString(), nil)
+		// The ID is derived from the key and the request, so this is a retry whose first attempt started the
+		// workflow but did not answer (the 5xx was not stored). Answer with the initiative that attempt created.
+		res, err = s.wf.Update(ctx, id, workflows.UpdateSync, uuid.NewString(), nil)
 	}
+	if err != nil {
+		return err
+	}
+	in, err := s.recorded(ctx, id, res)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/initiatives/"+in.ID)
 	return c.JSON(http.StatusCreated, initiativeToOut(in))
+}
+
+// recorded reads the initiative an update (or the start) has just written, from the read model. The workflow writes
+// before it answers, so the read model holds at least res.Version; if it does not, the answer is 503 (retry with
+// the same Idempotency-Key), never an initiative older than the action the client is told succeeded.
+func (s *server) recorded(ctx context.Context, id string, res workflows.UpdateResult) (domain.Initiative, error) {
+	if res.InitiativeID != "" && res.InitiativeID != id {
+		return domain.Initiative{}, fmt.Errorf("workflow of initiative %s answered for initiative %s", id, res.InitiativeID)
+	}
+	in, err := s.st.GetInitiative(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return domain.Initiative{}, fmt.Errorf("%w: initiative %s at version %d is not in the read model (%v)",
+			errReadModelBehind, id, res.Version, err)
+	}
+	if err != nil {
+		return domain.Initiative{}, fmt.Errorf("get initiative %s after update: %w", id, err)
+	}
+	if in.Version < res.Version {
+		return domain.Initiative{}, fmt.Errorf("%w: initiative %s: read model at version %d, workflow at %d",
+			errReadModelBehind, id, in.Version, res.Version)
+	}
+	return in, nil
 }
 
 func (s *server) listInitiatives(c echo.Context) error {
@@ -168,9 +215,15 @@ func (s *server) listEvents(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// update runs a workflow update on the initiative and answers with the initiative as recorded afterwards.
+// update runs a workflow update on the initiative and answers with the initiative as recorded afterwards, read
+// from the read model (the update itself returns only phase and version).
 func (s *server) update(c echo.Context, initiativeID, name string, arg any) error {
-	in, err := s.wf.Update(c.Request().Context(), initiativeID, name, updateID(c), arg)
+	ctx := c.Request().Context()
+	res, err := s.wf.Update(ctx, initiativeID, name, updateID(c), arg)
+	if err != nil {
+		return err
+	}
+	in, err := s.recorded(ctx, initiativeID, res)
 	if err != nil {
 		return err
 	}
@@ -199,11 +252,13 @@ func (s *server) resubmit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := requireRole(role, "indsende et revideret forslag", domain.RoleOperationalGroup); err != nil {
+	// The admin may resubmit too; the workflow's rule decides who exactly (the proposer, or an admin).
+	if err := requireRole(role, "indsende et revideret forslag", domain.RoleOperationalGroup, domain.RoleAdmin); err != nil {
 		return err
 	}
 	var b resubmitBody
-	if err := decodeJSON(c, &b, false); err != nil {
+	input, err := decodeInput(c, &b, false)
+	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -213,7 +268,7 @@ func (s *server) resubmit(c echo.Context) error {
 	}
 	// Before approval nothing is reserved for this initiative, so the free funds need no correction for its own
 	// earlier revision.
-	proposal, err := s.checkProposal(ctx, plan, b.proposalBody)
+	proposal, err := s.checkProposal(ctx, plan, b.proposalBody, input)
 	if err != nil {
 		return err
 	}

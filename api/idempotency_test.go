@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/workflows"
 )
 
 func TestIdempotency(t *testing.T) {
@@ -53,7 +55,7 @@ func TestIdempotency(t *testing.T) {
 	t.Run("same_key_on_another_path_422", func(t *testing.T) {
 		h := newHarness(t)
 		h.wf.updateFn = h.answer(domain.PhaseRejected)
-		wantStatus(t, h.do(http.MethodPost, decisionPath, tokHanne, `{"comment":"x"}`, "Idempotency-Key", "k1"), http.StatusOK)
+		wantStatus(t, h.do(http.MethodPost, decisionPath, tokHanne, `{"outcome":"reject","comment":"x"}`, "Idempotency-Key", "k1"), http.StatusOK)
 		rec := h.do(http.MethodPost, "/api/v1/initiatives/"+iniViborg+"/evaluation/accept", tokHanne, `{"comment":"x"}`, "Idempotency-Key", "k1")
 		wantStatus(t, rec, http.StatusUnprocessableEntity)
 	})
@@ -64,8 +66,9 @@ func TestIdempotency(t *testing.T) {
 		h.wf.updateFn = h.answer(domain.PhaseBoardReview)
 		wantStatus(t, h.do(http.MethodPost, decisionPath, tokHanne, `{"outcome":"approve"}`, "Idempotency-Key", "vote"), http.StatusOK)
 		wantStatus(t, h.do(http.MethodPost, decisionPath, "tok-lars", `{"outcome":"reject","comment":"Nej"}`, "Idempotency-Key", "vote"), http.StatusOK)
-		if len(h.wf.updates) != 2 || h.wf.updates[0].UpdateID != "bs-hanne/vote" || h.wf.updates[1].UpdateID != "bs-lars/vote" {
-			t.Errorf("updates = %+v, want one per user with ids <user>/<key>", h.wf.updates)
+		ids := h.wf.updateIDs()
+		if len(ids) != 2 || !strings.HasPrefix(ids[0], "bs-hanne/") || !strings.HasPrefix(ids[1], "bs-lars/") {
+			t.Errorf("update ids = %q, want one per user, each <user>/<digest>", ids)
 		}
 	})
 
@@ -78,8 +81,8 @@ func TestIdempotency(t *testing.T) {
 		wantStatus(t, rec, http.StatusConflict)
 		assertJSON(t, rec.Body.Bytes(), problemJSON(t, "idempotency_request_in_progress",
 			"En forespørgsel med samme Idempotency-Key er ved at blive behandlet. Prøv igen om et øjeblik.", decisionPath))
-		if rec.Header().Get("Retry-After") == "" {
-			t.Errorf("409 in progress without Retry-After")
+		if got := rec.Header().Get("Retry-After"); got != "2" {
+			t.Errorf("409 in progress: Retry-After = %q, want 2", got)
 		}
 		if len(h.wf.updates) != 0 {
 			t.Errorf("in-progress repeat reached the workflow")
@@ -89,15 +92,18 @@ func TestIdempotency(t *testing.T) {
 	t.Run("server_error_is_abandoned_and_retry_reuses_the_update_id", func(t *testing.T) {
 		h := newHarness(t)
 		calls := 0
-		h.wf.updateFn = func(c updateCall) (domain.Initiative, error) {
+		h.wf.updateFn = func(ctx context.Context, c updateCall) (workflows.UpdateResult, error) {
 			calls++
 			if calls == 1 {
-				return domain.Initiative{}, fmt.Errorf("%w: update timed out", ErrUnavailable)
+				return workflows.UpdateResult{}, fmt.Errorf("%w: update timed out", ErrStillRunning)
 			}
-			return h.answer(domain.PhaseFunding)(c)
+			return h.answer(domain.PhaseFunding)(ctx, c)
 		}
 		first := h.do(http.MethodPost, decisionPath, tokHanne, `{"outcome":"approve"}`, "Idempotency-Key", "k-retry")
 		wantStatus(t, first, http.StatusServiceUnavailable)
+		if got := first.Header().Get("Retry-After"); got != "2" {
+			t.Errorf("Retry-After = %q, want 2", got)
+		}
 		if h.st.abandoned != 1 || h.st.completed != 0 {
 			t.Errorf("after 503: abandoned %d, completed %d; want 1, 0", h.st.abandoned, h.st.completed)
 		}
@@ -106,16 +112,15 @@ func TestIdempotency(t *testing.T) {
 		if second.Header().Get("Idempotent-Replayed") != "" {
 			t.Errorf("a retry after a 5xx must run again, not replay")
 		}
-		if h.wf.updates[0].UpdateID != "bs-hanne/k-retry" || h.wf.updates[1].UpdateID != "bs-hanne/k-retry" {
-			t.Errorf("update ids = %q, %q; want bs-hanne/k-retry twice so Temporal deduplicates",
-				h.wf.updates[0].UpdateID, h.wf.updates[1].UpdateID)
+		if ids := h.wf.updateIDs(); len(ids) != 2 || ids[0] != ids[1] || !strings.HasPrefix(ids[0], "bs-hanne/") {
+			t.Errorf("update ids = %q; want the same bs-hanne/... twice so Temporal attaches the retry to the first", ids)
 		}
 	})
 
 	t.Run("client_error_is_stored_and_replayed_409", func(t *testing.T) {
 		h := newHarness(t)
-		h.wf.updateFn = func(updateCall) (domain.Initiative, error) {
-			return domain.Initiative{}, domain.Refuse(domain.CodeWrongPhase, "Indsatsen er afvist.")
+		h.wf.updateFn = func(context.Context, updateCall) (workflows.UpdateResult, error) {
+			return workflows.UpdateResult{}, domain.Refuse(domain.CodeWrongPhase, "Indsatsen er afvist.")
 		}
 		first := h.do(http.MethodPost, decisionPath, tokHanne, `{"outcome":"approve"}`, "Idempotency-Key", "k-4xx")
 		wantStatus(t, first, http.StatusConflict)
@@ -141,9 +146,22 @@ func TestIdempotency(t *testing.T) {
 
 	t.Run("begin_failing_500_does_not_run_the_action", func(t *testing.T) {
 		h := newHarness(t)
-		h.st.errs["BeginIdempotent"] = errors.New("deadlock detected")
+		h.st.errs["BeginIdempotent"] = errors.New("column \"key\" does not exist")
 		rec := h.do(http.MethodPost, decisionPath, tokHanne, `{"outcome":"approve"}`, "Idempotency-Key", "k")
 		wantStatus(t, rec, http.StatusInternalServerError)
+		if len(h.wf.updates) != 0 {
+			t.Errorf("action ran without an idempotency record")
+		}
+	})
+
+	t.Run("begin_with_database_down_503_does_not_run_the_action", func(t *testing.T) {
+		h := newHarness(t)
+		h.st.errs["BeginIdempotent"] = fmt.Errorf("begin idempotent request: %w: dial tcp: connection refused", store.ErrUnavailable)
+		rec := h.do(http.MethodPost, decisionPath, tokHanne, `{"outcome":"approve"}`, "Idempotency-Key", "k")
+		wantStatus(t, rec, http.StatusServiceUnavailable)
+		if p := problemOf(t, rec); p.Code != "dependency_unavailable" || rec.Header().Get("Retry-After") != "5" {
+			t.Errorf("code %q, Retry-After %q; want dependency_unavailable and 5", p.Code, rec.Header().Get("Retry-After"))
+		}
 		if len(h.wf.updates) != 0 {
 			t.Errorf("action ran without an idempotency record")
 		}
@@ -157,4 +175,74 @@ func TestIdempotency(t *testing.T) {
 			t.Errorf("a GET created an idempotency record")
 		}
 	})
+}
+
+// expire forgets the stored record of a key, as store.BeginIdempotent does once store.IdempotencyTTL has passed
+// (or the purger has run).
+func (f *fakeStore) expire(user, key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.idem, user+"\x00"+key)
+}
+
+// TestIdempotencyKeyReusedAfterExpiry: once a key's record is gone, only Temporal's update ID stands between a
+// reused key and another request's result. It is bound to the request, so another request runs as itself and the
+// same request still gets its own result.
+func TestIdempotencyKeyReusedAfterExpiry(t *testing.T) {
+	decision := "/api/v1/initiatives/" + iniViborg + "/decision"
+	reject := `{"outcome":"reject","comment":"Nej"}`
+	approve := `{"outcome":"approve"}`
+
+	h := newHarness(t)
+	h.st.initiatives["ini-viborg-2"] = testInitiative("ini-viborg-2", planViborg)
+	h.wf.updateFn = h.answer(domain.PhaseBoardReview)
+	send := func(path, body string) {
+		t.Helper()
+		wantStatus(t, h.do(http.MethodPost, path, tokHanne, body, "Idempotency-Key", "vote"), http.StatusOK)
+		h.st.expire("bs-hanne", "vote")
+	}
+	send(decision, reject)
+	send(decision, approve)                                                          // same key, same route, another body
+	send("/api/v1/initiatives/ini-viborg-2/decision", reject)                        // same key and body, another initiative
+	send("/api/v1/initiatives/"+iniViborg+"/evaluation/accept", `{"comment":"Nej"}`) // another route
+	send(decision, reject)                                                           // the first request again
+
+	ids := h.wf.updateIDs()
+	if len(ids) != 5 {
+		t.Fatalf("updates = %q, want 5", ids)
+	}
+	for i := 1; i < 4; i++ {
+		for j := range i {
+			if ids[i] == ids[j] {
+				t.Errorf("requests %d and %d differ but share update id %q: one could get the other's result", j, i, ids[i])
+			}
+		}
+	}
+	if ids[4] != ids[0] {
+		t.Errorf("the same request again got update id %q, first %q: Temporal could not answer it with its own result", ids[4], ids[0])
+	}
+	for _, id := range ids {
+		if !strings.HasPrefix(id, "bs-hanne/") || len(id) != len("bs-hanne/")+32 {
+			t.Errorf("update id %q is not <user>/<32 hex>", id)
+		}
+	}
+}
+
+// TestCreateKeyReusedAfterExpiryProposesAnotherInitiative: the initiative ID derived from a key is bound to the
+// proposal too, so a reused key with another proposal cannot be answered with the first initiative.
+func TestCreateKeyReusedAfterExpiryProposesAnotherInitiative(t *testing.T) {
+	h := newHarness(t)
+	var ids []string
+	h.wf.startFn = func(in workflows.StartInput) (workflows.UpdateResult, error) {
+		ids = append(ids, in.InitiativeID)
+		return h.st.put(testInitiative(in.InitiativeID, planViborg)), nil
+	}
+	first, other := createBody(t, nil), createBody(t, func(m map[string]any) { m["title"] = "Fritidsjob" })
+	for _, body := range []string{first, other, first} {
+		wantStatus(t, h.do(http.MethodPost, "/api/v1/initiatives", tokMette, body, "Idempotency-Key", "create"), http.StatusCreated)
+		h.st.expire("og-mette", "create")
+	}
+	if len(ids) != 3 || ids[0] == ids[1] || ids[0] != ids[2] {
+		t.Errorf("initiative ids = %q; want another for another proposal and the same for the same one", ids)
+	}
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -149,8 +151,8 @@ func TestCreateInitiative(t *testing.T) {
 		{
 			name: "create_started_twice_409", token: tokMette, body: createBody(t, nil),
 			setup: func(h *harness) {
-				h.wf.startFn = func(workflows.StartInput) (domain.Initiative, error) {
-					return domain.Initiative{}, fmt.Errorf("%w: already started", store.ErrConflict)
+				h.wf.startFn = func(workflows.StartInput) (workflows.UpdateResult, error) {
+					return workflows.UpdateResult{}, fmt.Errorf("%w: already started", store.ErrConflict)
 				}
 			},
 			status: http.StatusConflict,
@@ -179,11 +181,11 @@ func TestCreateInitiative(t *testing.T) {
 func TestCreateInitiativeStartsWorkflow(t *testing.T) {
 	h := newHarness(t)
 	var started workflows.StartInput
-	h.wf.startFn = func(in workflows.StartInput) (domain.Initiative, error) {
+	h.wf.startFn = func(in workflows.StartInput) (workflows.UpdateResult, error) {
 		started = in
 		out := testInitiative(in.InitiativeID, in.Plan.ID)
 		out.Proposal = in.Proposal
-		return out, nil
+		return h.st.put(out), nil
 	}
 	rec := h.do(http.MethodPost, "/api/v1/initiatives", tokMette, createBody(t, nil))
 	wantStatus(t, rec, http.StatusCreated)
@@ -217,15 +219,16 @@ func TestCreateInitiativeStartsWorkflow(t *testing.T) {
 func TestCreateRetriedAfterLostAnswerReturnsTheFirstInitiative(t *testing.T) {
 	h := newHarness(t)
 	var ids []string
-	h.wf.startFn = func(in workflows.StartInput) (domain.Initiative, error) {
+	h.wf.startFn = func(in workflows.StartInput) (workflows.UpdateResult, error) {
 		ids = append(ids, in.InitiativeID)
-		if len(ids) == 1 { // started, but the answer was lost
-			return domain.Initiative{}, fmt.Errorf("%w: sync timed out", ErrUnavailable)
+		if len(ids) == 1 { // started and recorded, but the answer was lost
+			h.st.put(testInitiative(in.InitiativeID, planViborg))
+			return workflows.UpdateResult{}, fmt.Errorf("%w: sync timed out", ErrStillRunning)
 		}
-		return domain.Initiative{}, fmt.Errorf("%w: already started", store.ErrConflict)
+		return workflows.UpdateResult{}, fmt.Errorf("%w: already started", store.ErrConflict)
 	}
-	h.wf.updateFn = func(c updateCall) (domain.Initiative, error) {
-		return testInitiative(c.InitiativeID, planViborg), nil
+	h.wf.updateFn = func(_ context.Context, c updateCall) (workflows.UpdateResult, error) {
+		return workflows.UpdateResult{InitiativeID: c.InitiativeID, Phase: domain.PhaseBoardReview, Version: 1}, nil
 	}
 	body := createBody(t, nil)
 	first := h.do(http.MethodPost, "/api/v1/initiatives", tokMette, body, "Idempotency-Key", "create-1")
@@ -530,19 +533,32 @@ func TestWorkflowRefusalsMapToStatuses(t *testing.T) {
 			problemJSON(t, "not_found", "Det efterspurgte findes ikke.", path)},
 		{"store_conflict_409", fmt.Errorf("x: %w", store.ErrConflict), http.StatusConflict,
 			problemJSON(t, "conflict", "Oplysningerne er ændret imens. Hent dem igen, og prøv igen.", path)},
-		{"temporal_unavailable_503", fmt.Errorf("%w: deadline", ErrUnavailable), http.StatusServiceUnavailable,
-			problemJSON(t, "service_unavailable", "Tjenesten svarede ikke i tide. Prøv igen om lidt.", path)},
+		{"temporal_unavailable_503", fmt.Errorf("%w: frontend down", ErrUnavailable), http.StatusServiceUnavailable,
+			problemJSON(t, "dependency_unavailable", detailDependency, path)},
+		{"update_still_running_503", fmt.Errorf("%w: %w: deadline", ErrStillRunning, ErrUnavailable), http.StatusServiceUnavailable,
+			problemJSON(t, "service_unavailable", detailRunning, path)},
+		{"database_unavailable_503", fmt.Errorf("x: %w: connection reset", store.ErrUnavailable), http.StatusServiceUnavailable,
+			problemJSON(t, "dependency_unavailable", detailDatabase, path)},
+		{"connection_reset_without_sentinel_503", fmt.Errorf("read: %w", syscall.ECONNRESET), http.StatusServiceUnavailable,
+			problemJSON(t, "dependency_unavailable", detailDependency, path)},
+		{"divergence_500", fmt.Errorf("write: %w", store.ErrDivergence), http.StatusInternalServerError,
+			problemJSON(t, "internal_error", detailGeneric, path)},
 		{"unknown_rule_code_500", &domain.RuleError{Code: "brand_new_code", Message: "intern besked"}, http.StatusInternalServerError,
 			problemJSON(t, "internal_error", "Der opstod en uventet fejl. Prøv igen senere, og oplys fejl-id'et, hvis det sker igen.", path)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.wf.updateFn = func(updateCall) (domain.Initiative, error) { return domain.Initiative{}, tt.err }
+			h.wf.updateFn = func(context.Context, updateCall) (workflows.UpdateResult, error) {
+				return workflows.UpdateResult{}, tt.err
+			}
 			rec := h.do(http.MethodPost, path, tokHanne, `{"outcome":"reject"}`)
 			wantStatus(t, rec, tt.status)
 			problemOf(t, rec)
 			assertJSON(t, rec.Body.Bytes(), tt.want)
+			if ra := rec.Header().Get("Retry-After"); (ra != "") != (tt.status == http.StatusServiceUnavailable) {
+				t.Errorf("Retry-After = %q with status %d; want it exactly on 503", ra, tt.status)
+			}
 		})
 	}
 }
@@ -550,7 +566,9 @@ func TestWorkflowRefusalsMapToStatuses(t *testing.T) {
 func TestServerErrorDoesNotLeak(t *testing.T) {
 	h := newHarness(t)
 	secret := "pq: password authentication failed for user \"helhedsplan\" at db-7.internal:5432"
-	h.wf.updateFn = func(updateCall) (domain.Initiative, error) { return domain.Initiative{}, errors.New(secret) }
+	h.wf.updateFn = func(context.Context, updateCall) (workflows.UpdateResult, error) {
+		return workflows.UpdateResult{}, errors.New(secret)
+	}
 	path := "/api/v1/initiatives/" + iniViborg + "/decision"
 	rec := h.do(http.MethodPost, path, tokHanne, `{"outcome":"approve"}`)
 	wantStatus(t, rec, http.StatusInternalServerError)
@@ -570,7 +588,7 @@ func TestServerErrorDoesNotLeak(t *testing.T) {
 
 func TestPanicIsA500AndReleasesTheIdempotencyKey(t *testing.T) {
 	h := newHarness(t)
-	h.wf.updateFn = func(updateCall) (domain.Initiative, error) { panic("nil map in handler") }
+	h.wf.updateFn = func(context.Context, updateCall) (workflows.UpdateResult, error) { panic("nil map in handler") }
 	path := "/api/v1/initiatives/" + iniViborg + "/decision"
 	rec := h.do(http.MethodPost, path, tokHanne, `{"outcome":"approve"}`, "Idempotency-Key", "k-panic")
 	wantStatus(t, rec, http.StatusInternalServerError)
@@ -582,5 +600,44 @@ func TestPanicIsA500AndReleasesTheIdempotencyKey(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "panic in handler") {
 		t.Errorf("panic not logged")
+	}
+}
+
+// TestResubmitRoles: the operational group and the admin reach the workflow, whose rule decides who exactly (the
+// proposer or an admin); withdraw stays with the operational group.
+func TestResubmitRoles(t *testing.T) {
+	path := "/api/v1/initiatives/" + iniViborg
+	tests := []struct {
+		name, token, action string
+		status              int
+		wantRole            domain.Role
+	}{
+		{name: "resubmit_by_operational_group_200", token: tokMette, action: "/resubmit", status: http.StatusOK, wantRole: domain.RoleOperationalGroup},
+		{name: "resubmit_by_admin_200", token: tokKaren, action: "/resubmit", status: http.StatusOK, wantRole: domain.RoleAdmin},
+		{name: "resubmit_by_board_403", token: tokHanne, action: "/resubmit", status: http.StatusForbidden},
+		{name: "resubmit_by_finance_403", token: tokPeter, action: "/resubmit", status: http.StatusForbidden},
+		{name: "withdraw_by_admin_403", token: tokKaren, action: "/withdraw", status: http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.wf.updateFn = h.answer(domain.PhaseBoardReview)
+			body := createBody(t, func(m map[string]any) { m["comment"] = "Mindre budget." })
+			if tt.action == "/withdraw" {
+				body = `{"reason":"x"}`
+			}
+			rec := h.do(http.MethodPost, path+tt.action, tt.token, body)
+			wantStatus(t, rec, tt.status)
+			if tt.status != http.StatusOK {
+				if len(h.wf.updates) != 0 {
+					t.Errorf("refused request reached the workflow")
+				}
+				return
+			}
+			arg, ok := h.wf.updates[0].Arg.(workflows.ResubmitInput)
+			if !ok || arg.Actor.Role != tt.wantRole {
+				t.Errorf("resubmit input = %+v, want actor role %s", h.wf.updates[0].Arg, tt.wantRole)
+			}
+		})
 	}
 }

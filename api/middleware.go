@@ -24,6 +24,7 @@ const (
 	ctxPrincipal    = "helhedsplan.principal"       // store.Principal, set by authenticate
 	ctxInitiativeID = "helhedsplan.initiative_id"   // string, set once a handler knows it, for the error log
 	ctxIdemKey      = "helhedsplan.idempotency_key" // string, the validated Idempotency-Key of this POST
+	ctxIdemHash     = "helhedsplan.request_hash"    // []byte, requestHash of this POST, set with ctxIdemKey
 )
 
 const (
@@ -69,8 +70,9 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 
 // idempotent makes a POST with an Idempotency-Key safe to repeat: the first request runs and its answer is stored;
 // a repeat with the same key and the same request gets that answer again. Server errors (5xx) are not stored, so
-// the client can retry them; the handlers derive Temporal update IDs from the key, so a retry of an update that in
-// fact went through is answered by Temporal with the first result instead of running twice.
+// the client can retry them; the handlers derive Temporal update IDs from the key and the request (updateID), so a
+// retry of an update that in fact went through, or is still running, is answered by Temporal with that update's
+// result instead of running twice.
 func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -82,13 +84,14 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := checkIdempotencyKey(key); err != nil {
 			return err
 		}
-		c.Set(ctxIdemKey, key)
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
 			return err // *http.MaxBytesError becomes 413
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		hash := requestHash(req.Method, req.URL.Path, body)
+		c.Set(ctxIdemKey, key)
+		c.Set(ctxIdemHash, hash)
 		user := principalOf(c).UserID
 
 		prev, err := s.st.BeginIdempotent(req.Context(), store.IdempotencyRecord{
@@ -101,10 +104,6 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			return replay(c, prev, hash)
 		}
 
-		// Settle the record even if the client has gone or the request ran out of time: an unsettled record
-		// blocks the key with 409 until the store expires it.
-		settleCtx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 5*time.Second)
-		defer cancel()
 		resp := c.Response()
 		capture := &captureWriter{ResponseWriter: resp.Writer}
 		resp.Writer = capture
@@ -112,7 +111,9 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		defer func() {
 			resp.Writer = capture.ResponseWriter
 			if !finished { // a panic is on its way up; let the client retry
-				s.abandon(settleCtx, c, user, key)
+				ctx, cancel := s.settleContext(req)
+				defer cancel()
+				s.abandon(ctx, c, user, key)
 			}
 		}()
 
@@ -120,17 +121,30 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err) // render now, so the problem body is captured and stored
 		}
 		finished = true
+		// Settle the record even if the client has gone or the request ran out of time: an unsettled record
+		// blocks the key with 409 until its lease (store.IdempotencyLease) runs out. The time for this starts
+		// now, however long the handler took.
+		ctx, cancel := s.settleContext(req)
+		defer cancel()
 		if !resp.Committed || resp.Status >= 500 {
-			s.abandon(settleCtx, c, user, key)
+			// Includes 503 for an update still running: the retry runs again and, with the same update ID,
+			// attaches to that update.
+			s.abandon(ctx, c, user, key)
 			return nil
 		}
-		if err := s.st.CompleteIdempotent(settleCtx, user, key, resp.Status, resp.Header().Get(echo.HeaderContentType), capture.buf.Bytes()); err != nil {
-			s.log.LogAttrs(req.Context(), slog.LevelError, "storing idempotent response failed",
+		if err := s.st.CompleteIdempotent(ctx, user, key, resp.Status, resp.Header().Get(echo.HeaderContentType), capture.buf.Bytes()); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "storing idempotent response failed",
 				slog.String("request_id", requestID(c)), slog.String("user_id", user), slog.String("error", err.Error()))
-			s.abandon(settleCtx, c, user, key)
+			s.abandon(ctx, c, user, key)
 		}
 		return nil
 	}
+}
+
+// settleContext bounds the bookkeeping after a handler: a fresh SettleTimeout, detached from the request's
+// deadline and cancellation (which may both have passed by now).
+func (s *server) settleContext(req *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(req.Context()), s.cfg.SettleTimeout)
 }
 
 func checkIdempotencyKey(key string) error {
@@ -163,9 +177,8 @@ func replay(c echo.Context, prev *store.IdempotencyRecord, hash []byte) error {
 			"Idempotency-Key er allerede brugt til en anden forespørgsel. Brug en ny nøgle til en ny handling.")
 	}
 	if prev.Status == nil {
-		c.Response().Header().Set(echo.HeaderRetryAfter, "1")
-		return newAPIError(codeIdempotencyInFlight,
-			"En forespørgsel med samme Idempotency-Key er ved at blive behandlet. Prøv igen om et øjeblik.")
+		return &apiError{code: codeIdempotencyInFlight, retryAfter: retryAfterInProgress,
+			detail: "En forespørgsel med samme Idempotency-Key er ved at blive behandlet. Prøv igen om et øjeblik."}
 	}
 	contentType := echo.MIMEApplicationJSON
 	if prev.ContentType != nil && *prev.ContentType != "" {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -166,5 +167,101 @@ func TestOpenAPIProblemCodes(t *testing.T) {
 	sort.Strings(served)
 	if diff := cmp.Diff(served, documented); diff != "" {
 		t.Errorf("ProblemCode enum (+) differs from the handler's codes (-):\n%s", diff)
+	}
+}
+
+// TestOpenAPIDocuments503WithRetryAfter: every route that needs a token can meet a database that is down, so each
+// documents 503; every documented 503 (and the 409 for a request still in progress) carries Retry-After.
+func TestOpenAPIDocuments503WithRetryAfter(t *testing.T) {
+	doc := loadSpec(t)
+	responses := doc.Components["responses"]
+	resolve := func(r any) map[string]any {
+		m, _ := r.(map[string]any)
+		if ref, ok := m["$ref"].(string); ok {
+			m, _ = responses[strings.TrimPrefix(ref, "#/components/responses/")].(map[string]any)
+		}
+		return m
+	}
+	hasRetryAfter := func(r any) bool {
+		headers, _ := resolve(r)["headers"].(map[string]any)
+		h, _ := headers["Retry-After"].(map[string]any)
+		return h["$ref"] == "#/components/headers/RetryAfter"
+	}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			if !slices.Contains(httpMethods, method) {
+				continue
+			}
+			public := op.Security != nil && len(*op.Security) == 0
+			r503, ok := op.Responses["503"]
+			if !public && !ok {
+				t.Errorf("%s %s needs a token (so the database) but documents no 503", method, path)
+			}
+			if ok && !hasRetryAfter(r503) {
+				t.Errorf("%s %s documents 503 without Retry-After", method, path)
+			}
+			if r409, ok := op.Responses["409"]; ok && !hasRetryAfter(r409) {
+				t.Errorf("%s %s documents 409 (idempotency_request_in_progress) without Retry-After", method, path)
+			}
+		}
+	}
+}
+
+// TestOpenAPIRequiredMatchesRequestTypes: the fields the spec marks required are exactly those the decoder
+// refuses to do without (tag required:"true").
+func TestOpenAPIRequiredMatchesRequestTypes(t *testing.T) {
+	doc := loadSpec(t)
+	schemas := doc.Components["schemas"]
+	schema := func(name string) map[string]any {
+		m, _ := schemas[name].(map[string]any)
+		return m
+	}
+	item := func(s map[string]any, prop string) map[string]any {
+		props, _ := s["properties"].(map[string]any)
+		p, _ := props[prop].(map[string]any)
+		items, _ := p["items"].(map[string]any)
+		return items
+	}
+	proposal := schema("ProposalFields")
+	evaluation := schema("EvaluationRequest")
+	tests := []struct {
+		name   string
+		schema map[string]any
+		typ    reflect.Type
+	}{
+		{"ProposalFields", proposal, reflect.TypeFor[proposalBody]()},
+		{"ProposalFields.goals[]", item(proposal, "goals"), reflect.TypeFor[goalBody]()},
+		{"ProposalFields.milestones[]", item(proposal, "milestones"), reflect.TypeFor[milestoneBody]()},
+		{"AmountInput", schema("AmountInput"), reflect.TypeFor[amountBody]()},
+		{"DecisionRequest", schema("DecisionRequest"), reflect.TypeFor[decisionBody]()},
+		{"WithdrawRequest", schema("WithdrawRequest"), reflect.TypeFor[withdrawBody]()},
+		{"ReportRequest", schema("ReportRequest"), reflect.TypeFor[reportBody]()},
+		{"CommentRequest", schema("CommentRequest"), reflect.TypeFor[commentBody]()},
+		{"EvaluationRequest", evaluation, reflect.TypeFor[evaluationBody]()},
+		{"EvaluationRequest.results[]", item(evaluation, "results"), reflect.TypeFor[goalResultBody]()},
+		{"ConfirmRequest", schema("ConfirmRequest"), reflect.TypeFor[confirmBody]()},
+	}
+	for _, tt := range tests {
+		if tt.schema == nil {
+			t.Errorf("%s: not in the spec", tt.name)
+			continue
+		}
+		var inSpec []string
+		if req, ok := tt.schema["required"].([]any); ok {
+			for _, r := range req {
+				inSpec = append(inSpec, r.(string))
+			}
+		}
+		var inCode []string
+		for _, f := range orderedFields(tt.typ) {
+			if f.required {
+				inCode = append(inCode, f.name)
+			}
+		}
+		sort.Strings(inSpec)
+		sort.Strings(inCode)
+		if diff := cmp.Diff(inSpec, inCode); diff != "" {
+			t.Errorf("%s: required in spec (-) and in %s (+):\n%s", tt.name, tt.typ, diff)
+		}
 	}
 }

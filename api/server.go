@@ -45,15 +45,25 @@ type Store interface {
 
 // Workflows is what the API needs of Temporal (implemented by *TemporalWorkflows). Refusals come back as
 // *domain.RuleError; an unknown initiative as store.ErrNotFound; a second start of the same initiative as
-// store.ErrConflict; Temporal not answering in time as ErrUnavailable.
+// store.ErrConflict; Temporal down as ErrUnavailable; an update still running when ctx ends as ErrStillRunning.
+// Results are small (workflows.UpdateResult): the API reads the initiative itself from the read model, which holds
+// at least the result's Version once the workflow has answered.
 type Workflows interface {
-	// Start starts the initiative workflow and returns the initiative once its first transition is recorded.
-	Start(ctx context.Context, in workflows.StartInput) (domain.Initiative, error)
-	// Update runs a workflow update (name from workflows.Update*), waits for completion and returns the
-	// initiative as recorded afterwards. The same updateID twice runs the update once and answers both.
-	Update(ctx context.Context, initiativeID, updateName, updateID string, arg any) (domain.Initiative, error)
-	// Ready checks that Temporal answers.
+	// Start starts the initiative workflow and returns once its first transition is recorded.
+	Start(ctx context.Context, in workflows.StartInput) (workflows.UpdateResult, error)
+	// Update runs a workflow update (name from workflows.Update*) and waits for it to complete. The same
+	// updateID twice runs the update once and answers both.
+	Update(ctx context.Context, initiativeID, updateName, updateID string, arg any) (workflows.UpdateResult, error)
+	// Ready checks that Temporal answers and that the namespace exists (else an error wrapping
+	// ErrNamespaceNotFound).
 	Ready(ctx context.Context) error
+}
+
+// MigrationReporter is implemented by a Store that can say which of the binary's migrations its database has;
+// /readyz is not ready while one is pending. A Store without it is read through its DB() pool (as *store.Store
+// has), and a Store with neither is never ready: the check cannot be skipped by accident.
+type MigrationReporter interface {
+	MigrationStatus(ctx context.Context) ([]store.MigrationState, error)
 }
 
 // Config tunes the HTTP server. Zero fields take the value of DefaultConfig.
@@ -76,6 +86,9 @@ type Config struct {
 	// AuthCacheTTL is how long a resolved token is remembered (a revoked token works at most this long);
 	// negative disables the cache.
 	AuthCacheTTL time.Duration
+	// SettleTimeout bounds storing (or releasing) a POST's Idempotency-Key record after its handler returned. It
+	// starts only then, detached from the request's deadline, so a slow request still settles its key.
+	SettleTimeout time.Duration
 }
 
 // DefaultConfig is the configuration used for zero fields of Config.
@@ -89,6 +102,7 @@ func DefaultConfig() Config {
 		WriteTimeout:      45 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		AuthCacheTTL:      10 * time.Second,
+		SettleTimeout:     5 * time.Second,
 	}
 }
 
@@ -118,6 +132,9 @@ func (c Config) withDefaults() Config {
 	if c.AuthCacheTTL == 0 {
 		c.AuthCacheTTL = d.AuthCacheTTL
 	}
+	if c.SettleTimeout <= 0 {
+		c.SettleTimeout = d.SettleTimeout
+	}
 	return c
 }
 
@@ -131,6 +148,7 @@ type server struct {
 	routes   map[string]bool // registered route paths, so metrics never label by a raw (unbounded) URL
 	// principals caches token lookups; nil when Config.AuthCacheTTL is negative.
 	principals *principalCache
+	ready      *Readiness
 }
 
 // New returns the API as an *echo.Echo ready to serve: use it as an http.Handler, or call Start(addr) and
@@ -145,7 +163,8 @@ func New(cfg Config, st Store, wf Workflows, log *slog.Logger, reg prometheus.Re
 	if gatherer == nil {
 		gatherer = prometheus.NewRegistry()
 	}
-	s := &server{cfg: cfg, st: st, wf: wf, log: log, duration: newDurationMetric(reg), routes: map[string]bool{}}
+	s := &server{cfg: cfg, st: st, wf: wf, log: log, duration: newDurationMetric(reg), routes: map[string]bool{},
+		ready: NewReadiness(st, wf, cfg.ReadyTimeout, log)}
 	if cfg.AuthCacheTTL > 0 {
 		s.principals = newPrincipalCache(cfg.AuthCacheTTL, 10_000)
 	}

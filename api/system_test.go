@@ -1,13 +1,16 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
@@ -30,8 +33,10 @@ func TestAuthentication(t *testing.T) {
 			wantDetail: "Tokenet er ukendt eller tilbagekaldt. Log ind igen.", wantAuth: `Bearer realm="helhedsplan", error="invalid_token"`},
 		{name: "known_token_200", header: "Bearer " + tokMette, status: http.StatusOK},
 		{name: "lowercase_scheme_200", header: "bearer " + tokMette, status: http.StatusOK},
-		{name: "token_lookup_failing_500", header: "Bearer " + tokMette, storeErr: errors.New("connection refused"),
+		{name: "token_lookup_failing_500", header: "Bearer " + tokMette, storeErr: errors.New("pq: syntax error"),
 			status: http.StatusInternalServerError},
+		{name: "token_lookup_with_database_down_503", header: "Bearer " + tokMette,
+			storeErr: fmt.Errorf("principal: %w: dial tcp: connection refused", store.ErrUnavailable), status: http.StatusServiceUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,35 +125,62 @@ func TestBudget(t *testing.T) {
 }
 
 func TestProbes(t *testing.T) {
+	const allOK = `{"postgresql": "ok", "migrations": "ok", "temporal": "ok", "temporal_namespace": "ok"}`
+	notReady := func(detail, checks string) string {
+		return `{"type": "https://helhedsplan.dk/problems/dependency_unavailable", "title": "Tjenesten er ikke klar", "status": 503,
+		  "detail": "` + detail + `", "instance": "/readyz", "code": "dependency_unavailable", "request_id": "req-test-1",
+		  "checks": ` + checks + `}`
+	}
 	tests := []struct {
-		name     string
-		pingErr  error
-		readyErr error
-		status   int
-		want     string
+		name          string
+		pingErr       error
+		migrationsErr error
+		pending       bool
+		readyErr      error
+		status        int
+		want          string
 	}{
-		{name: "readyz_all_up_200", status: http.StatusOK, want: `{"status": "ok", "checks": {"postgresql": "ok", "temporal": "ok"}}`},
+		{name: "readyz_all_up_200", status: http.StatusOK, want: `{"status": "ok", "checks": ` + allOK + `}`},
 		{name: "readyz_temporal_down_503", readyErr: errors.New("dial tcp 10.0.0.7:7233: connection refused"),
 			status: http.StatusServiceUnavailable,
-			want: `{"type": "https://helhedsplan.dk/problems/dependency_unavailable", "title": "Tjenesten er ikke klar", "status": 503,
-			  "detail": "Tjenesten er ikke klar: temporal svarer ikke.", "instance": "/readyz", "code": "dependency_unavailable",
-			  "request_id": "req-test-1", "checks": {"postgresql": "ok", "temporal": "fejl"}}`},
+			want: notReady("Tjenesten er ikke klar: Temporal svarer ikke.",
+				`{"postgresql": "ok", "migrations": "ok", "temporal": "fejl", "temporal_namespace": "ikke tjekket"}`)},
+		{name: "readyz_unknown_namespace_503",
+			readyErr: fmt.Errorf("%w: helhedsplan-prod: Namespace helhedsplan-prod is not found at 10.0.0.7", ErrNamespaceNotFound),
+			status:   http.StatusServiceUnavailable,
+			want: notReady("Tjenesten er ikke klar: Temporal kender ikke navnerummet (namespace).",
+				`{"postgresql": "ok", "migrations": "ok", "temporal": "ok", "temporal_namespace": "fejl"}`)},
+		{name: "readyz_pending_migration_503", pending: true, status: http.StatusServiceUnavailable,
+			want: notReady("Tjenesten er ikke klar: databasen mangler migreringer (kør helhedsplan migrate).",
+				`{"postgresql": "ok", "migrations": "fejl", "temporal": "ok", "temporal_namespace": "ok"}`)},
+		{name: "readyz_migrations_unreadable_503", migrationsErr: errors.New("pq: relation goose_db_version at db.internal"),
+			status: http.StatusServiceUnavailable,
+			want: notReady("Tjenesten er ikke klar: databasens migreringer kan ikke aflæses.",
+				`{"postgresql": "ok", "migrations": "fejl", "temporal": "ok", "temporal_namespace": "ok"}`)},
 		{name: "readyz_both_down_503", pingErr: errors.New("pq: no route to host db.internal"), readyErr: errors.New("x"),
 			status: http.StatusServiceUnavailable,
-			want: `{"type": "https://helhedsplan.dk/problems/dependency_unavailable", "title": "Tjenesten er ikke klar", "status": 503,
-			  "detail": "Tjenesten er ikke klar: postgresql og temporal svarer ikke.", "instance": "/readyz", "code": "dependency_unavailable",
-			  "request_id": "req-test-1", "checks": {"postgresql": "fejl", "temporal": "fejl"}}`},
+			want: notReady("Tjenesten er ikke klar: PostgreSQL svarer ikke; Temporal svarer ikke.",
+				`{"postgresql": "fejl", "migrations": "ikke tjekket", "temporal": "fejl", "temporal_namespace": "ikke tjekket"}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.st.errs["Ping"] = tt.pingErr
+			h.st.errs["MigrationStatus"] = tt.migrationsErr
+			if tt.pending {
+				h.st.migrations = append(h.st.migrations, store.MigrationState{Version: 3, Name: "00003_checks.sql"})
+			}
 			h.wf.readyErr = tt.readyErr
 			rec := h.do(http.MethodGet, "/readyz", "", "")
 			wantStatus(t, rec, tt.status)
 			assertJSON(t, rec.Body.Bytes(), tt.want)
-			if strings.Contains(rec.Body.String(), "10.0.0.7") || strings.Contains(rec.Body.String(), "db.internal") {
-				t.Errorf("readyz leaks the dependency's error: %s", rec.Body)
+			for _, leak := range []string{"10.0.0.7", "db.internal", "goose", "00003"} {
+				if strings.Contains(rec.Body.String(), leak) {
+					t.Errorf("readyz leaks %q from the dependency's error: %s", leak, rec.Body)
+				}
+			}
+			if got, want := rec.Header().Get("Retry-After"), map[bool]string{true: "", false: "5"}[tt.status == http.StatusOK]; got != want {
+				t.Errorf("Retry-After = %q, want %q", got, want)
 			}
 		})
 	}
@@ -158,6 +190,57 @@ func TestProbes(t *testing.T) {
 	rec := h.do(http.MethodGet, "/healthz", "", "")
 	wantStatus(t, rec, http.StatusOK)
 	assertJSON(t, rec.Body.Bytes(), `{"status": "ok"}`)
+}
+
+func TestReadyzReadsMigrationsUntilApplied(t *testing.T) {
+	h := newHarness(t)
+	h.st.migrations[1].Applied = false
+	wantStatus(t, h.do(http.MethodGet, "/readyz", "", ""), http.StatusServiceUnavailable)
+	h.st.migrations[1].Applied = true // helhedsplan migrate ran
+	wantStatus(t, h.do(http.MethodGet, "/readyz", "", ""), http.StatusOK)
+	wantStatus(t, h.do(http.MethodGet, "/readyz", "", ""), http.StatusOK)
+	if h.st.migrationCalls != 2 {
+		t.Errorf("migration status read %d times, want 2: once applied, migrations stay applied", h.st.migrationCalls)
+	}
+	h.st.errs["Ping"] = errors.New("down") // but the database is still checked every time
+	wantStatus(t, h.do(http.MethodGet, "/readyz", "", ""), http.StatusServiceUnavailable)
+}
+
+func TestReadyzWithoutMigrationStatusIsNotReady(t *testing.T) {
+	st := pingOnly{}
+	r := NewReadiness(st, &fakeWorkflows{}, time.Second, nil)
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	wantStatus(t, rec, http.StatusServiceUnavailable)
+	if p := problemOf(t, rec); p.Checks[checkMigrations] != checkFailed {
+		t.Errorf("checks = %v, want migrations fejl when the store cannot report them", p.Checks)
+	}
+}
+
+type pingOnly struct{}
+
+func (pingOnly) Ping(context.Context) error { return nil }
+
+// TestReadinessHandler is the worker's /readyz: the same checks and bodies without the API around them.
+func TestReadinessHandler(t *testing.T) {
+	st := &fakeStore{errs: map[string]error{}, migrations: []store.MigrationState{{Version: 1, Name: "00001_init.sql", Applied: true}}}
+	wf := &fakeWorkflows{}
+	r := NewReadiness(st, wf, time.Second, nil)
+
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	wantStatus(t, rec, http.StatusOK)
+	assertJSON(t, rec.Body.Bytes(), `{"status": "ok", "checks": {"postgresql": "ok", "migrations": "ok", "temporal": "ok", "temporal_namespace": "ok"}}`)
+
+	wf.readyErr = fmt.Errorf("%w: default", ErrNamespaceNotFound)
+	rec = httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	wantStatus(t, rec, http.StatusServiceUnavailable)
+	p := problemOf(t, rec)
+	if p.Code != codeDependencyUnavailable || p.Checks[checkNamespace] != checkFailed || rec.Header().Get("Retry-After") != "5" ||
+		strings.Contains(rec.Body.String(), "default") {
+		t.Errorf("worker readyz = %s (Retry-After %q)", rec.Body, rec.Header().Get("Retry-After"))
+	}
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {

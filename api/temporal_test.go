@@ -9,11 +9,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
@@ -41,6 +43,7 @@ func TestTranslateTemporalError(t *testing.T) {
 		rule        *domain.RuleError
 		sentinel    error // errors.Is target, nil for none
 		unavailable bool
+		running     bool // the update may still complete: ErrStillRunning
 	}
 	tests := []struct {
 		name   string
@@ -74,11 +77,13 @@ func TestTranslateTemporalError(t *testing.T) {
 			want: want{sentinel: store.ErrNotFound}},
 		{name: "not_found_of_completed_workflow_is_wrong_phase", err: serviceerror.NewNotFound("workflow execution already completed"),
 			closed: true, want: want{rule: closed}},
-		{name: "update_wait_timeout_is_unavailable",
+		{name: "update_wait_timeout_is_still_running",
 			err:  client.NewWorkflowUpdateServiceTimeoutOrCanceledError(context.DeadlineExceeded),
-			want: want{unavailable: true}},
-		{name: "context_deadline_is_unavailable", err: fmt.Errorf("start: %w", context.DeadlineExceeded), want: want{unavailable: true}},
-		{name: "server_deadline_is_unavailable", err: serviceerror.NewDeadlineExceeded("deadline"), want: want{unavailable: true}},
+			want: want{unavailable: true, running: true}},
+		{name: "context_deadline_is_still_running", err: fmt.Errorf("start: %w", context.DeadlineExceeded),
+			want: want{unavailable: true, running: true}},
+		{name: "server_deadline_is_still_running", err: serviceerror.NewDeadlineExceeded("deadline"),
+			want: want{unavailable: true, running: true}},
 		{name: "server_unavailable_is_unavailable", err: serviceerror.NewUnavailable("frontend down"), want: want{unavailable: true}},
 		{name: "rate_limited_is_unavailable",
 			err:  serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_RPS_LIMIT, "slow down"),
@@ -107,9 +112,17 @@ func TestTranslateTemporalError(t *testing.T) {
 			if got := errors.Is(got, ErrUnavailable); got != tt.want.unavailable {
 				t.Errorf("unavailable = %v, want %v", got, tt.want.unavailable)
 			}
+			if got := errors.Is(got, ErrStillRunning); got != tt.want.running {
+				t.Errorf("still running = %v, want %v", got, tt.want.running)
+			}
+			if tt.want.unavailable {
+				if cl := classify(got); cl.retryAfter == 0 || problemKinds[cl.code].status != 503 {
+					t.Errorf("classified as %q with Retry-After %d, want 503 with Retry-After", cl.code, cl.retryAfter)
+				}
+			}
 			if tt.want == (want{}) {
-				if code, _, _, _ := classify(got); code != codeInternal {
-					t.Errorf("classified as %q, want internal_error", code)
+				if cl := classify(got); cl.code != codeInternal {
+					t.Errorf("classified as %q, want internal_error", cl.code)
 				}
 			}
 		})
@@ -129,10 +142,49 @@ type fakeTemporal struct {
 	updates      []client.UpdateWorkflowOptions
 	updateErr    error
 	getErr       error
-	result       domain.Initiative
+	result       workflows.UpdateResult
 	describe     enumspb.WorkflowExecutionStatus
 	describeErr  error
 	describedIDs []string
+	healthErr    error
+	namespaces   map[string]enumspb.NamespaceState // what DescribeNamespace knows
+	nsAsked      []string
+	taskQueueErr error // what DescribeTaskQueue answers
+	taskQueues   []string
+}
+
+func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
+	if f.healthErr != nil {
+		return nil, f.healthErr
+	}
+	return &client.CheckHealthResponse{}, nil
+}
+
+func (f *fakeTemporal) DescribeTaskQueue(_ context.Context, tq string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {
+	f.taskQueues = append(f.taskQueues, tq)
+	if f.taskQueueErr != nil {
+		return nil, f.taskQueueErr
+	}
+	return &workflowservice.DescribeTaskQueueResponse{}, nil
+}
+
+func (f *fakeTemporal) WorkflowService() workflowservice.WorkflowServiceClient {
+	return fakeService{f: f}
+}
+
+// fakeService answers DescribeNamespace from fakeTemporal.namespaces; any other call panics.
+type fakeService struct {
+	workflowservice.WorkflowServiceClient
+	f *fakeTemporal
+}
+
+func (s fakeService) DescribeNamespace(_ context.Context, in *workflowservice.DescribeNamespaceRequest, _ ...grpc.CallOption) (*workflowservice.DescribeNamespaceResponse, error) {
+	s.f.nsAsked = append(s.f.nsAsked, in.GetNamespace())
+	st, ok := s.f.namespaces[in.GetNamespace()]
+	if !ok {
+		return nil, serviceerror.NewNamespaceNotFound(in.GetNamespace())
+	}
+	return &workflowservice.DescribeNamespaceResponse{NamespaceInfo: &namespacepb.NamespaceInfo{Name: in.GetNamespace(), State: st}}, nil
 }
 
 // NewWithStartWorkflowOperation records the start; the operation itself is only handed back to
@@ -176,19 +228,19 @@ func (h fakeHandle) Get(_ context.Context, v any) error {
 	if h.f.getErr != nil {
 		return h.f.getErr
 	}
-	*v.(*domain.Initiative) = h.f.result
+	*v.(*workflows.UpdateResult) = h.f.result
 	return nil
 }
 
 func TestTemporalWorkflowsStart(t *testing.T) {
-	fc := &fakeTemporal{result: domain.Initiative{ID: "i1", Phase: domain.PhaseBoardReview, Version: 1}}
+	fc := &fakeTemporal{result: workflows.UpdateResult{InitiativeID: "i1", Phase: domain.PhaseBoardReview, Version: 1}}
 	wf := NewTemporalWorkflows(fc)
 	in := workflows.StartInput{InitiativeID: "i1", Proposer: domain.Actor{UserID: "og-mette"}}
 	got, err := wf.Start(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "i1" || got.Version != 1 {
+	if got != (workflows.UpdateResult{InitiativeID: "i1", Phase: domain.PhaseBoardReview, Version: 1}) {
 		t.Errorf("Start returned %+v, want the sync update's result", got)
 	}
 	o := fc.startOpts
@@ -214,7 +266,7 @@ func TestTemporalWorkflowsStart(t *testing.T) {
 func TestTemporalWorkflowsUpdate(t *testing.T) {
 	arg := workflows.DecideInput{Outcome: domain.OutcomeApprove}
 	t.Run("options_and_result", func(t *testing.T) {
-		fc := &fakeTemporal{result: domain.Initiative{ID: "i1", Phase: domain.PhaseFunding}}
+		fc := &fakeTemporal{result: workflows.UpdateResult{InitiativeID: "i1", Phase: domain.PhaseFunding, Version: 3}}
 		got, err := NewTemporalWorkflows(fc).Update(context.Background(), "i1", workflows.UpdateDecide, "u/k", arg)
 		if err != nil || got.Phase != domain.PhaseFunding {
 			t.Fatalf("Update = %+v, %v", got, err)
@@ -253,4 +305,48 @@ func TestTemporalWorkflowsUpdate(t *testing.T) {
 			t.Errorf("err = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+func TestTemporalWorkflowsReady(t *testing.T) {
+	registered := map[string]enumspb.NamespaceState{"helhedsplan": enumspb.NAMESPACE_STATE_REGISTERED,
+		"old": enumspb.NAMESPACE_STATE_DELETED}
+	tests := []struct {
+		name          string
+		fc            *fakeTemporal
+		namespace     string // "" uses NewTemporalWorkflows
+		wantErr       bool
+		wantNamespace bool // the error wraps ErrNamespaceNotFound
+	}{
+		{name: "namespace_exists_ready", fc: &fakeTemporal{namespaces: registered}, namespace: "helhedsplan"},
+		{name: "unknown_namespace_not_ready", fc: &fakeTemporal{namespaces: registered}, namespace: "helhedsplan-prod",
+			wantErr: true, wantNamespace: true},
+		{name: "deleted_namespace_not_ready", fc: &fakeTemporal{namespaces: registered}, namespace: "old",
+			wantErr: true, wantNamespace: true},
+		{name: "frontend_down_not_ready", fc: &fakeTemporal{namespaces: registered, healthErr: errors.New("connection refused")},
+			namespace: "helhedsplan", wantErr: true},
+		{name: "unnamed_namespace_known_to_server_ready", fc: &fakeTemporal{}},
+		{name: "unnamed_namespace_unknown_to_server_not_ready",
+			fc:      &fakeTemporal{taskQueueErr: serviceerror.NewNamespaceNotFound("temporaltest-1")},
+			wantErr: true, wantNamespace: true},
+		{name: "unnamed_namespace_frontend_failing_not_ready",
+			fc: &fakeTemporal{taskQueueErr: serviceerror.NewUnavailable("down")}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wf := NewTemporalWorkflowsIn(tt.fc, tt.namespace)
+			if tt.namespace == "" {
+				wf = NewTemporalWorkflows(tt.fc)
+			}
+			err := wf.Ready(context.Background())
+			if (err != nil) != tt.wantErr || errors.Is(err, ErrNamespaceNotFound) != tt.wantNamespace {
+				t.Fatalf("Ready = %v; want error %v, namespace not found %v", err, tt.wantErr, tt.wantNamespace)
+			}
+			if tt.namespace != "" && tt.fc.healthErr == nil && (len(tt.fc.nsAsked) != 1 || tt.fc.nsAsked[0] != tt.namespace) {
+				t.Errorf("described namespaces %q, want [%s]", tt.fc.nsAsked, tt.namespace)
+			}
+			if tt.namespace == "" && (len(tt.fc.taskQueues) != 1 || tt.fc.taskQueues[0] != workflows.TaskQueue) {
+				t.Errorf("described task queues %q, want the initiative task queue", tt.fc.taskQueues)
+			}
+		})
+	}
 }

@@ -139,20 +139,20 @@ func TestChecksLimitText(t *testing.T) {
 		err  error
 		want outcome
 	}{
-		{"ballot_comment_20000_accepted", domain.CheckBallot(initiative(domain.PhaseBoardReview),
-			domain.Ballot{Actor: hanne, Outcome: domain.OutcomeReject, Comment: s("æ", 20_000)}), outcome{}},
-		{"ballot_comment_20001_refused", domain.CheckBallot(initiative(domain.PhaseBoardReview),
-			domain.Ballot{Actor: hanne, Outcome: domain.OutcomeReject, Comment: s("æ", 20_001)}), invalid("comment", "too_long")},
-		{"resubmit_comment_20000_accepted", domain.CheckResubmit(initiative(domain.PhaseChangesRequested), mette, viborg(),
-			proposal(), s("æ", 20_000)), outcome{}},
-		{"resubmit_comment_20001_refused", domain.CheckResubmit(initiative(domain.PhaseChangesRequested), mette, viborg(),
-			proposal(), s("æ", 20_001)), invalid("comment", "too_long")},
-		{"withdraw_reason_20001_refused", domain.CheckWithdraw(initiative(domain.PhaseBoardReview), mette, s("æ", 20_001)),
+		{"ballot_comment_at_limit_accepted", domain.CheckBallot(initiative(domain.PhaseBoardReview),
+			domain.Ballot{Actor: hanne, Outcome: domain.OutcomeReject, Comment: s("æ", domain.MaxCommentLen)}), outcome{}},
+		{"ballot_comment_over_limit_refused", domain.CheckBallot(initiative(domain.PhaseBoardReview),
+			domain.Ballot{Actor: hanne, Outcome: domain.OutcomeReject, Comment: s("æ", domain.MaxCommentLen+1)}), invalid("comment", "too_long")},
+		{"resubmit_comment_at_limit_accepted", domain.CheckResubmit(initiative(domain.PhaseChangesRequested), mette, viborg(),
+			proposal(), s("æ", domain.MaxCommentLen)), outcome{}},
+		{"resubmit_comment_over_limit_refused", domain.CheckResubmit(initiative(domain.PhaseChangesRequested), mette, viborg(),
+			proposal(), s("æ", domain.MaxCommentLen+1)), invalid("comment", "too_long")},
+		{"withdraw_reason_over_limit_refused", domain.CheckWithdraw(initiative(domain.PhaseBoardReview), mette, s("æ", domain.MaxCommentLen+1)),
 			invalid("reason", "too_long")},
-		{"report_summary_20000_accepted", domain.CheckReport(executing(), mette, 1, s("æ", 20_000), 0), outcome{}},
-		{"report_summary_20001_refused", domain.CheckReport(executing(), mette, 1, s("æ", 20_001), 0), invalid("summary", "too_long")},
-		{"accept_milestone_comment_20000_accepted", domain.CheckAcceptMilestone(reported(), hanne, 1, s("æ", 20_000)), outcome{}},
-		{"accept_milestone_comment_20001_refused", domain.CheckAcceptMilestone(reported(), hanne, 1, s("æ", 20_001)),
+		{"report_summary_at_limit_accepted", domain.CheckReport(executing(), mette, 1, s("æ", domain.MaxSummaryLen), 0), outcome{}},
+		{"report_summary_over_limit_refused", domain.CheckReport(executing(), mette, 1, s("æ", domain.MaxSummaryLen+1), 0), invalid("summary", "too_long")},
+		{"accept_milestone_comment_at_limit_accepted", domain.CheckAcceptMilestone(reported(), hanne, 1, s("æ", domain.MaxCommentLen)), outcome{}},
+		{"accept_milestone_comment_over_limit_refused", domain.CheckAcceptMilestone(reported(), hanne, 1, s("æ", domain.MaxCommentLen+1)),
 			invalid("comment", "too_long")},
 		{"confirm_reference_200_accepted", domain.CheckConfirmPayment(funding(), peter, "i1-t1", s("Ø", 200)), outcome{}},
 		{"confirm_reference_201_refused", domain.CheckConfirmPayment(funding(), peter, "i1-t1", s("Ø", 201)),
@@ -170,10 +170,10 @@ func TestChecksLimitText(t *testing.T) {
 func TestCheckAcceptEvaluationComment(t *testing.T) {
 	in := evaluating()
 	in.Evaluation = &domain.Evaluation{Summary: "Målet er nået", SubmittedBy: mette}
-	if err := domain.CheckAcceptEvaluation(in, hanne, strings.Repeat("æ", domain.MaxTextLen)); err != nil {
-		t.Errorf("comment of %d characters refused: %v", domain.MaxTextLen, err)
+	if err := domain.CheckAcceptEvaluation(in, hanne, strings.Repeat("æ", domain.MaxCommentLen)); err != nil {
+		t.Errorf("comment of %d characters refused: %v", domain.MaxCommentLen, err)
 	}
-	got := outcomeOf(t, domain.CheckAcceptEvaluation(in, hanne, strings.Repeat("æ", domain.MaxTextLen+1)))
+	got := outcomeOf(t, domain.CheckAcceptEvaluation(in, hanne, strings.Repeat("æ", domain.MaxCommentLen+1)))
 	if diff := cmp.Diff(invalid("comment", "too_long"), got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -202,8 +202,8 @@ func TestCheckSubmitEvaluationResults(t *testing.T) {
 	}{
 		{"20_results_accepted", domain.CheckSubmitEvaluation(withGoals(20), mette, "Resumé", results(20)), outcome{}},
 		{"21_results_refused", domain.CheckSubmitEvaluation(withGoals(20), mette, "Resumé", results(21)), invalid("results", "too_many")},
-		{"result_20000_chars_accepted", domain.CheckSubmitEvaluation(withGoals(1), mette, "Resumé",
-			[]domain.GoalResult{{GoalID: "g1", Result: strings.Repeat("æ", 20_000)}}), outcome{}},
+		{"result_at_limit_accepted", domain.CheckSubmitEvaluation(withGoals(1), mette, "Resumé",
+			[]domain.GoalResult{{GoalID: "g1", Result: strings.Repeat("æ", domain.MaxSummaryLen)}}), outcome{}},
 		{"result_20001_chars_refused", domain.CheckSubmitEvaluation(withGoals(1), mette, "Resumé",
 			[]domain.GoalResult{{GoalID: "g1", Result: strings.Repeat("æ", 20_001)}}), invalid("results[0].result", "too_long")},
 		{"summary_20001_chars_refused", domain.CheckSubmitEvaluation(withGoals(1), mette, strings.Repeat("æ", 20_001),

@@ -11,16 +11,21 @@ import (
 // limits (2 MB per payload, 50 MB per history: a proposal travels in the start and in every resubmit) and stop one
 // bad client from filling the read model. TestLargestProposalSize measures what they allow.
 const (
-	MaxTitleLen     = 200    // characters in a title or a payment reference
-	MaxTextLen      = 20_000 // characters in a description, target group, comment, reason, summary or result
-	MaxGoalTextLen  = 2_000  // characters in a goal's description or success criterion
-	MaxGoalIDLen    = 40     // characters in a goal ID chosen by the proposer
-	MaxGoals        = 20     // goals in a proposal
-	MaxMilestones   = 40     // milestones in a proposal
-	MaxHousingAreas = 20     // housing areas in a proposal
-	MaxResults      = 20     // goal results in an evaluation
-	MaxSourceLines  = 20     // lines in a budget or in one tranche (one per funding source)
-	MaxRevisions    = 10     // versions of one proposal: the first submission and nine resubmissions
+	MaxTitleLen = 200    // characters in a title or a payment reference
+	MaxTextLen  = 20_000 // characters in a description or target group
+	// MaxSummaryLen bounds a milestone report's or an evaluation's summary and each goal's result, MaxCommentLen a
+	// comment or reason. They repeat per milestone, revision and goal, and the whole initiative must stay far below
+	// Temporal's 2 MB payload limit (TestLargestInitiativeSize).
+	MaxSummaryLen   = 4_000
+	MaxCommentLen   = 2_000
+	MaxGoalTextLen  = 2_000 // characters in a goal's description or success criterion
+	MaxGoalIDLen    = 40    // characters in a goal ID chosen by the proposer
+	MaxGoals        = 20    // goals in a proposal
+	MaxMilestones   = 40    // milestones in a proposal
+	MaxHousingAreas = 20    // housing areas in a proposal
+	MaxResults      = 20    // goal results in an evaluation
+	MaxSourceLines  = 20    // lines in a budget or in one tranche (one per funding source)
+	MaxRevisions    = 10    // versions of one proposal: the first submission and nine resubmissions
 	// MaxItems is the longest list any input may have; each list has its own, often smaller, limit above.
 	MaxItems = MaxMilestones
 )
@@ -332,7 +337,7 @@ func CheckBallot(in *Initiative, b Ballot) error {
 	if b.Outcome != OutcomeApprove && strings.TrimSpace(b.Comment) == "" {
 		ps.add("comment", "required", "Begrund afvisning eller ønskede ændringer.")
 	}
-	text(&ps, "comment", b.Comment, MaxTextLen, false)
+	text(&ps, "comment", b.Comment, MaxCommentLen, false)
 	for _, prev := range in.Ballots {
 		if prev.Actor.UserID == b.Actor.UserID {
 			return Refuse(CodeConflict, "Du har allerede stemt om denne version af forslaget.")
@@ -374,7 +379,7 @@ func CheckResubmit(in *Initiative, a Actor, plan Plan, p *Proposal, comment stri
 	}
 	var ps problems
 	validateProposal(&ps, plan, p, nil)
-	text(&ps, "comment", comment, MaxTextLen, false)
+	text(&ps, "comment", comment, MaxCommentLen, false)
 	return ps.err(proposalRefused)
 }
 
@@ -390,7 +395,7 @@ func CheckWithdraw(in *Initiative, a Actor, reason string) error {
 		return err
 	}
 	var ps problems
-	text(&ps, "reason", reason, MaxTextLen, false)
+	text(&ps, "reason", reason, MaxCommentLen, false)
 	return ps.err("Forslaget kan ikke trækkes tilbage.")
 }
 
@@ -413,7 +418,7 @@ func CheckReport(in *Initiative, a Actor, no int, summary string, spent Money) e
 		return Refuse(CodeConflict, "Milepæl %d er allerede rapporteret og venter på bestyrelsen.", no)
 	}
 	var ps problems
-	text(&ps, "summary", summary, MaxTextLen, true)
+	text(&ps, "summary", summary, MaxSummaryLen, true)
 	switch {
 	case spent < 0:
 		ps.add("spent_ore", "negative", "Forbruget må ikke være negativt.")
@@ -460,7 +465,7 @@ func CheckAcceptMilestone(in *Initiative, a Actor, no int, comment string) error
 		return Refuse(CodeConflict, "Milepæl %d er ikke rapporteret endnu.", no)
 	}
 	var ps problems
-	text(&ps, "comment", comment, MaxTextLen, false)
+	text(&ps, "comment", comment, MaxCommentLen, false)
 	return ps.err("Milepælen kan ikke godkendes.")
 }
 
@@ -476,7 +481,7 @@ func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []Go
 		return Refuse(CodeConflict, "Evalueringen er allerede indsendt og venter på bestyrelsen.")
 	}
 	var ps problems
-	text(&ps, "summary", summary, MaxTextLen, true)
+	text(&ps, "summary", summary, MaxSummaryLen, true)
 	if !count(&ps, "results", len(results), MaxResults) {
 		return ps.err("Evalueringen kan ikke modtages.")
 	}
@@ -494,7 +499,7 @@ func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []Go
 			ps.add(f+".goal_id", "duplicate", "Målet %q er evalueret to gange.", r.GoalID)
 		}
 		got[r.GoalID] = true
-		text(&ps, f+".result", r.Result, MaxTextLen, true)
+		text(&ps, f+".result", r.Result, MaxSummaryLen, true)
 	}
 	for _, g := range in.Proposal.Goals {
 		if !got[g.ID] {
@@ -516,7 +521,7 @@ func CheckAcceptEvaluation(in *Initiative, a Actor, comment string) error {
 		return Refuse(CodeConflict, "Evalueringen er ikke indsendt endnu.")
 	}
 	var ps problems
-	text(&ps, "comment", comment, MaxTextLen, false)
+	text(&ps, "comment", comment, MaxCommentLen, false)
 	return ps.err("Evalueringen kan ikke godkendes.")
 }
 

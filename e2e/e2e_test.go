@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/helhedsplan/helhedsplan/activities"
 	"github.com/helhedsplan/helhedsplan/internal/apiclient"
+	"github.com/helhedsplan/helhedsplan/internal/faultproxy"
 	"github.com/helhedsplan/helhedsplan/internal/lifecycle"
 	"github.com/helhedsplan/helhedsplan/internal/stack"
 	"github.com/helhedsplan/helhedsplan/store"
@@ -34,12 +37,70 @@ type env struct {
 	s      *stack.Stack
 	api    *apiclient.Client
 	driver *lifecycle.Driver
+	proxy  *faultproxy.Proxy // the worker's way to PostgreSQL, when the test asked for one
+}
+
+// outageDuring cuts the worker's database for d, sends call once during the outage (it must answer 503 with
+// Retry-After, never 500), restores the database and sends the same call again, with the same Idempotency-Key,
+// until it succeeds. It returns the initiative of the successful answer.
+func (e *env) outageDuring(t *testing.T, d time.Duration, call apiclient.Call) lifecycle.Initiative {
+	t.Helper()
+	ctx := context.Background()
+	e.proxy.Down()
+	start := time.Now()
+	var p *apiclient.Problem
+	if _, err := e.api.Do(ctx, call, nil); !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable {
+		e.proxy.Up()
+		t.Fatalf("%s during the outage: %v, want 503", call.Path, err)
+	}
+	time.Sleep(d - time.Since(start))
+	e.proxy.Up()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var in lifecycle.Initiative
+		_, err := e.api.Do(ctx, call, &in)
+		if err == nil {
+			return in
+		}
+		if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("%s after the outage: %v", call.Path, err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func newEnv(t *testing.T, opts stack.Options) *env {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	return startEnv(t, dbtest.NewDSN(t), opts, nil)
+}
+
+// newEnvWithWorkerProxy is newEnv with the worker reaching PostgreSQL through a proxy (env.proxy) that the test
+// can cut, while the API keeps its own connection: the database goes away in the middle of the workflow's steps.
+func newEnvWithWorkerProxy(t *testing.T, opts stack.Options) *env {
+	t.Helper()
 	dsn := dbtest.NewDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	u.Host = p.Addr()
+	wst, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wst.Close() })
+	opts.WorkerStore = wst
+	return startEnv(t, dsn, opts, p)
+}
+
+func startEnv(t *testing.T, dsn string, opts stack.Options, proxy *faultproxy.Proxy) *env {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ctx := context.Background()
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -52,7 +113,7 @@ func newEnv(t *testing.T, opts stack.Options) *env {
 	}
 	t.Cleanup(s.Close)
 	api := &apiclient.Client{BaseURL: s.URL}
-	return &env{t: t, ts: ts, dsn: dsn, st: st, s: s, api: api, driver: &lifecycle.Driver{API: api, Tokens: lifecycle.Tokens{
+	return &env{t: t, ts: ts, dsn: dsn, st: st, s: s, api: api, proxy: proxy, driver: &lifecycle.Driver{API: api, Tokens: lifecycle.Tokens{
 		OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], Finance: s.Tokens["fin-peter"]}}}
 }
 
@@ -244,10 +305,10 @@ func TestRefusedActionsAnswerProblemsAndTheWorkflowGoesOn(t *testing.T) {
 			}
 		})
 	}
-	// Too much money: more than Landsbyggefonden has uncommitted.
+	// Too much money: more than Landsbyggefonden has committed to the whole plan.
 	greedy := lifecycle.Sample("For dyr", 1, 1_370_900_001, 0)
-	if _, err := e.driver.Propose(ctx, greedy); !hasField(err, "exceeds_uncommitted") {
-		t.Errorf("over-budget proposal: %v, want 422 exceeds_uncommitted", err)
+	if _, err := e.driver.Propose(ctx, greedy); !hasField(err, "exceeds_committed") {
+		t.Errorf("over-budget proposal: %v, want 422 exceeds_committed", err)
 	}
 	// After all that, the initiative still completes.
 	if _, err := e.driver.Complete(ctx, in, 0); err != nil {
@@ -442,12 +503,15 @@ func TestWorkerKilledDuringTrancheReleasePaysOnce(t *testing.T) {
 
 const childWorkerEnv = "HELHEDSPLAN_E2E_CHILD_WORKER"
 
-// crashAfterRelease announces the committed release on stdout and then hangs, as a worker would that is about
-// to be killed.
+// crashAfterRelease announces a committed step that released a tranche on stdout and then hangs, as a worker
+// would that is about to be killed.
 type crashAfterRelease struct{}
 
-func (crashAfterRelease) AfterRelease(ctx context.Context, in store.ReleaseInput) {
-	fmt.Printf("RELEASED %s\n", in.DisbursementID)
+func (crashAfterRelease) AfterStep(ctx context.Context, s store.Step) error {
+	if s.Release == nil {
+		return nil
+	}
+	fmt.Printf("RELEASED %s\n", s.Release.DisbursementID)
 	<-ctx.Done()
 	select {} // never report completion
 }

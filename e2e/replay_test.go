@@ -2,10 +2,15 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -13,48 +18,226 @@ import (
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/helhedsplan/helhedsplan/api"
+	"github.com/helhedsplan/helhedsplan/internal/apiclient"
 	"github.com/helhedsplan/helhedsplan/internal/lifecycle"
 	"github.com/helhedsplan/helhedsplan/internal/stack"
+	"github.com/helhedsplan/helhedsplan/store"
 	hpworker "github.com/helhedsplan/helhedsplan/worker"
 	"github.com/helhedsplan/helhedsplan/workflows"
 )
 
-var updateHistories = flag.Bool("update-histories", false, "write the completed history to workflows/testdata for the replay test")
+var updateHistories = flag.Bool("update-histories", false,
+	"write each path's history to workflows/testdata for the replay tests")
 
-// TestCompletedHistoryReplaysWithTheCurrentCode takes an initiative through a full lifecycle on the real server
-// and replays its history with the workflow code as it is now: a non-deterministic change fails here. With
-// -update-histories it also records the history for workflows' replay test, which guards later changes.
-func TestCompletedHistoryReplaysWithTheCurrentCode(t *testing.T) {
-	e := newEnv(t, stack.Options{})
-	ctx := context.Background()
-	in, err := e.driver.Propose(ctx, lifecycle.Sample("Genafspilning", 2, 5_000_000, 2_000_000))
+// loseFirstAnswers commits the first n steps and reports each one's first attempt as failed, as a connection
+// that breaks right after COMMIT does; the retries find the steps done.
+type loseFirstAnswers struct {
+	mu   sync.Mutex
+	n    int
+	lost map[string]bool
+}
+
+func (l *loseFirstAnswers) AfterStep(_ context.Context, s store.Step) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := stepKey(s)
+	if l.lost == nil {
+		l.lost = map[string]bool{}
+	}
+	if l.lost[key] || len(l.lost) >= l.n {
+		return nil
+	}
+	l.lost[key] = true
+	return errors.New("read tcp 127.0.0.1:5432: connection reset by peer (after COMMIT)")
+}
+
+// stepKey names a step by its initiative and first seq.
+func stepKey(s store.Step) string {
+	var trs []store.Transition
+	trs = append(trs, s.Transitions...)
+	for _, t := range []*store.Transition{transitionOf(s.Reserve), transitionOf(s.Release), transitionOf(s.Pay)} {
+		if t != nil {
+			trs = append(trs, *t)
+		}
+	}
+	first := trs[0].Event
+	for _, t := range trs {
+		if t.Event.Seq < first.Seq {
+			first = t.Event
+		}
+	}
+	return fmt.Sprintf("%s/%d", first.InitiativeID, first.Seq)
+}
+
+func transitionOf(in any) *store.Transition {
+	switch v := in.(type) {
+	case *store.ReserveInput:
+		if v != nil {
+			return &v.Transition
+		}
+	case *store.ReleaseInput:
+		if v != nil {
+			return &v.Transition
+		}
+	case *store.PayInput:
+		if v != nil {
+			return &v.Transition
+		}
+	}
+	return nil
+}
+
+// TestEveryPathReplaysWithTheCurrentCode takes an initiative down each path its workflow has, on the real server,
+// and replays each history with the workflow code as it is now: a non-deterministic change fails here. With
+// -update-histories it records the histories as the corpus the workflows package replays on every test run (also
+// under stricter rules), which guards every later change.
+func TestEveryPathReplaysWithTheCurrentCode(t *testing.T) {
+	board := func(e *env, id, outcome, comment string) (lifecycle.Initiative, error) {
+		return e.driver.Act(context.Background(), id, "/decision", "/decision", e.driver.Tokens.Board,
+			map[string]string{"outcome": outcome, "comment": comment})
+	}
+	paths := []struct {
+		name        string
+		workerProxy bool // the worker reaches PostgreSQL through a proxy the test can cut (env.proxy)
+		opts        stack.Options
+		drive       func(t *testing.T, e *env) string // returns the initiative ID
+	}{
+		{name: "completed", drive: func(t *testing.T, e *env) string {
+			in := propose(t, e, lifecycle.Sample("Genafspilning", 2, 5_000_000, 2_000_000))
+			complete(t, e, in)
+			return in.ID
+		}},
+		{name: "rejected", drive: func(t *testing.T, e *env) string {
+			in := propose(t, e, lifecycle.Sample("Afvises", 1, 5_000_000, 0))
+			mustPhase(t, "reject", "rejected")(board(e, in.ID, "reject", "Ligger uden for delaftalen"))
+			return in.ID
+		}},
+		{name: "withdrawn", drive: func(t *testing.T, e *env) string {
+			in := propose(t, e, lifecycle.Sample("Trækkes tilbage", 1, 5_000_000, 0))
+			mustPhase(t, "withdraw", "withdrawn")(e.driver.Act(context.Background(), in.ID, "/withdraw", "/withdraw",
+				e.driver.Tokens.OperationalGroup, map[string]string{"reason": "Dækket af kommunen"}))
+			return in.ID
+		}},
+		{name: "changes_requested_resubmitted", drive: func(t *testing.T, e *env) string {
+			p := lifecycle.Sample("Ændres", 2, 5_000_000, 1_000_000)
+			in := propose(t, e, p)
+			mustPhase(t, "request changes", "changes_requested")(board(e, in.ID, "request_changes", "Uddyb målgruppen"))
+			p.Title, p.PlanID = "Ændret", ""
+			body := map[string]any{"comment": "Målgruppen er uddybet"}
+			raw, _ := json2map(p)
+			for k, v := range raw {
+				body[k] = v
+			}
+			mustPhase(t, "resubmit", "board_review")(e.driver.Act(context.Background(), in.ID, "/resubmit", "/resubmit",
+				e.driver.Tokens.OperationalGroup, body))
+			complete(t, e, in)
+			return in.ID
+		}},
+		{name: "insufficient_funds_then_rejected", drive: func(t *testing.T, e *env) string {
+			// Two proposals each within what is free, together over it: the second approval is refused.
+			var lbf int64
+			for _, s := range e.budget(context.Background()).Sources {
+				if s.SourceID == "lbf" && s.AvailableOre != nil {
+					lbf = *s.AvailableOre
+				}
+			}
+			first := propose(t, e, lifecycle.Sample("Får pengene", 1, lbf/2+100, 0))
+			second := propose(t, e, lifecycle.Sample("For sent", 1, lbf/2+100, 0))
+			mustPhase(t, "approve first", "funding")(board(e, first.ID, "approve", ""))
+			_, err := board(e, second.ID, "approve", "")
+			var p *apiclient.Problem
+			if !errors.As(err, &p) || p.Code != "insufficient_funds" {
+				t.Fatalf("second approval: %v, want insufficient_funds", err)
+			}
+			mustPhase(t, "reject second", "rejected")(board(e, second.ID, "reject", "Ingen midler tilbage"))
+			return second.ID
+		}},
+		{name: "failed_writes_recovered", opts: stack.Options{Faults: &loseFirstAnswers{n: 6}}, drive: func(t *testing.T, e *env) string {
+			in := propose(t, e, lifecycle.Sample("Mistede svar", 2, 5_000_000, 2_000_000))
+			complete(t, e, in)
+			return in.ID
+		}},
+		{name: "database_down_during_approval", workerProxy: true, opts: stack.Options{API: api.Config{RequestTimeout: 3 * time.Second}},
+			drive: func(t *testing.T, e *env) string {
+				in := propose(t, e, lifecycle.Sample("Databasen nede", 2, 5_000_000, 2_000_000))
+				// Long enough for the retries' backoff to pass the workflow task timeout, so they become timers.
+				approved := e.outageDuring(t, 20*time.Second, apiclient.Call{Method: "POST",
+					Path: "/api/v1/initiatives/" + in.ID + "/decision", Token: e.driver.Tokens.Board,
+					Body: map[string]string{"outcome": "approve"}, IdempotencyKey: "approve-" + in.ID})
+				if _, err := e.driver.Finish(context.Background(), approved, 1000); err != nil {
+					t.Fatalf("after the outage: %v", err)
+				}
+				return in.ID
+			}},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			var e *env
+			if p.workerProxy {
+				e = newEnvWithWorkerProxy(t, p.opts)
+			} else {
+				e = newEnv(t, p.opts)
+			}
+			id := p.drive(t, e)
+			c := e.ts.GetDefaultClient()
+			hist := history(t, c, workflows.InitiativeWorkflowID(id))
+			r := worker.NewWorkflowReplayer()
+			hpworker.RegisterWorkflows(r)
+			if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+			if *updateHistories {
+				b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join("..", "workflows", "testdata", "initiative_"+p.name+".json")
+				if err := os.WriteFile(path, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("wrote %s (%d events, %d bytes)", path, len(hist.Events), len(b))
+			}
+		})
+	}
+}
+
+// json2map turns a struct into the map its JSON has, so fields can be added to a request body.
+func json2map(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	if _, err := e.driver.Complete(ctx, in, 1000); err != nil {
-		t.Fatal(err)
-	}
-	hist := history(t, e.ts.GetDefaultClient(), workflows.InitiativeWorkflowID(in.ID))
-	if n := len(hist.Events); n < 40 {
-		t.Fatalf("history has %d events; a full lifecycle has more", n)
-	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
 
-	r := worker.NewWorkflowReplayer()
-	hpworker.RegisterWorkflows(r)
-	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
-		t.Fatalf("replay: %v", err)
+func propose(t *testing.T, e *env, p lifecycle.Proposal) lifecycle.Initiative {
+	t.Helper()
+	in, err := e.driver.Propose(context.Background(), p)
+	if err != nil {
+		t.Fatalf("propose %q: %v", p.Title, err)
 	}
+	return in
+}
 
-	if *updateHistories {
-		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+func complete(t *testing.T, e *env, in lifecycle.Initiative) {
+	t.Helper()
+	if _, err := e.driver.Complete(context.Background(), in, 1000); err != nil {
+		t.Fatalf("complete %s: %v", in.ID, err)
+	}
+}
+
+func mustPhase(t *testing.T, what, want string) func(lifecycle.Initiative, error) {
+	t.Helper()
+	return func(in lifecycle.Initiative, err error) {
+		t.Helper()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", what, err)
 		}
-		path := filepath.Join("..", "workflows", "testdata", "initiative_completed.json")
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
+		if in.Phase != want {
+			t.Fatalf("%s: phase %s, want %s", what, in.Phase, want)
 		}
-		t.Logf("wrote %s (%d events)", path, len(hist.Events))
 	}
 }
 

@@ -34,7 +34,7 @@ func TestStartingAnInitiativeTwiceIsAConflict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "dobbelt-1" || got.Phase != domain.PhaseBoardReview || got.Version != 1 {
+	if got.InitiativeID != "dobbelt-1" || got.Phase != domain.PhaseBoardReview || got.Version != 1 {
 		t.Fatalf("first start = %+v", got)
 	}
 	stored, err := e.st.GetInitiative(ctx, "dobbelt-1")

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -23,29 +25,70 @@ const (
 	MaxEventPage     = 1000
 )
 
-// RecordTransition writes an event and moves the read model to the snapshot, in one transaction. Activities are
-// retried, and a retry may arrive after a later transition was recorded, so both writes are idempotent: the event
-// is keyed by (initiative, seq) and the read model only takes a snapshot with a higher version than it has.
+// RecordTransition writes an event and moves the read model to the snapshot, in one transaction. Writing the same
+// transition again (a retried activity whose first attempt committed) changes nothing; writing a different
+// transition under a seq that is taken is ErrDivergence.
 func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error { return recordTransition(ctx, tx, t) })
+	_, err := s.WriteStep(ctx, Step{Transitions: []Transition{t}})
+	return err
 }
 
-// recordTransition is RecordTransition inside the caller's transaction, so a ledger write and the transition that
-// caused it commit together or not at all.
-func recordTransition(ctx context.Context, tx *sqlx.Tx, t Transition) error {
+// recordTransition records t inside the caller's transaction, so a ledger write and the transition that caused it
+// commit together or not at all. It checks what it finds: if the event's seq is taken, the stored event must be
+// the same transition (type, actor, phases, payload; its time may differ, because a rerun of a workflow task takes
+// a new time) and then nothing is written and existed is true; any other stored event, or a read model that is
+// ahead of the event log, is ErrDivergence — never silently dropped.
+func recordTransition(ctx context.Context, tx *sqlx.Tx, t Transition) (existed bool, err error) {
 	snap, ev := t.Snapshot, t.Event
 	switch {
 	case snap.ID == "" || snap.PlanID == "":
-		return fmt.Errorf("record transition: snapshot has no initiative or plan ID")
+		return false, fmt.Errorf("record transition: snapshot has no initiative or plan ID")
 	case ev.InitiativeID != snap.ID:
-		return fmt.Errorf("record transition: event is for initiative %q, snapshot for %q", ev.InitiativeID, snap.ID)
+		return false, fmt.Errorf("record transition: event is for initiative %q, snapshot for %q", ev.InitiativeID, snap.ID)
 	case ev.Seq != snap.Version || ev.Seq < 1:
-		return fmt.Errorf("record transition %s: event seq %d must equal the snapshot's version %d (>= 1)",
+		return false, fmt.Errorf("record transition %s: event seq %d must equal the snapshot's version %d (>= 1)",
 			snap.ID, ev.Seq, snap.Version)
 	}
+	payload := []byte(ev.Payload)
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+
+	const qStored = `
+		SELECT type = $3 AND actor_id = $4 AND actor_role = $5 AND phase_before = $6 AND phase_after = $7
+		       AND payload = $8::jsonb AS same,
+		       type, phase_before, phase_after
+		FROM initiative_events
+		WHERE initiative_id = $1 AND seq = $2`
+	// found reports whether the seq is taken by this very transition; another one there is a divergence.
+	found := func() (bool, error) {
+		var stored struct {
+			Same        bool   `db:"same"`
+			Type        string `db:"type"`
+			PhaseBefore string `db:"phase_before"`
+			PhaseAfter  string `db:"phase_after"`
+		}
+		err := sqlx.GetContext(ctx, tx, &stored, qStored, ev.InitiativeID, ev.Seq, ev.Type, ev.ActorID,
+			string(ev.ActorRole), string(ev.PhaseBefore), string(ev.PhaseAfter), payload)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil
+		case err != nil:
+			return false, translate(err, "record transition %s v%d: stored event", snap.ID, snap.Version)
+		case !stored.Same:
+			return false, fmt.Errorf("record transition %s v%d: %w: stored %s (%s -> %s), writing %s (%s -> %s)",
+				snap.ID, ev.Seq, ErrDivergence, stored.Type, stored.PhaseBefore, stored.PhaseAfter,
+				ev.Type, ev.PhaseBefore, ev.PhaseAfter)
+		}
+		return true, nil
+	}
+	if existed, err := found(); err != nil || existed {
+		return existed, err
+	}
+
 	snapshot, err := json.Marshal(snap)
 	if err != nil {
-		return fmt.Errorf("record transition %s: snapshot: %w", snap.ID, err)
+		return false, fmt.Errorf("record transition %s: snapshot: %w", snap.ID, err)
 	}
 	areas := snap.Proposal.HousingAreaIDs
 	if areas == nil {
@@ -58,8 +101,13 @@ func recordTransition(ctx context.Context, tx *sqlx.Tx, t Transition) error {
 	if updatedAt.IsZero() {
 		updatedAt = ev.At
 	}
+	budget, ok := domain.Sum(snap.Proposal.Budget)
+	if ok != nil {
+		return false, fmt.Errorf("record transition %s: budget: %w", snap.ID, ok)
+	}
 
-	// The read model row goes first: the event references it.
+	// The read model row goes first: the event references it. The event's seq was free, so the read model must be
+	// behind this version; if it is not, the two disagree and nothing is written.
 	const qInitiative = `
 		INSERT INTO initiatives (id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore,
 		                         version, snapshot, created_at, updated_at)
@@ -75,26 +123,46 @@ func recordTransition(ctx context.Context, tx *sqlx.Tx, t Transition) error {
 			snapshot         = EXCLUDED.snapshot,
 			updated_at       = EXCLUDED.updated_at
 		WHERE initiatives.version < EXCLUDED.version`
-	if _, err := tx.ExecContext(ctx, qInitiative, snap.ID, snap.PlanID, snap.Proposal.Title, string(snap.Phase),
-		snap.Proposal.DelaftaleID, pq.Array(areas), snap.Proposer.UserID, int64(domain.Total(snap.Proposal.Budget)),
-		snap.Version, snapshot, nullTime(createdAt), nullTime(updatedAt)); err != nil {
-		return translate(err, "record transition %s v%d: read model", snap.ID, snap.Version)
+	res, err := tx.ExecContext(ctx, qInitiative, snap.ID, snap.PlanID, snap.Proposal.Title, string(snap.Phase),
+		snap.Proposal.DelaftaleID, pq.Array(areas), snap.Proposer.UserID, int64(budget),
+		snap.Version, snapshot, nullTime(createdAt), nullTime(updatedAt))
+	if err != nil {
+		return false, translate(err, "record transition %s v%d: read model", snap.ID, snap.Version)
+	}
+	if n, err := rowsAffected(res, "record transition"); err != nil {
+		return false, err
+	} else if n == 0 {
+		// A concurrent attempt of the same step may have committed while this one waited for the row lock; this
+		// statement's fresh snapshot sees its event.
+		if existed, err := found(); err != nil || existed {
+			return existed, err
+		}
+		return false, fmt.Errorf("record transition %s v%d: %w: the read model is at a later version, but the event log "+
+			"has no event %d", snap.ID, snap.Version, ErrDivergence, ev.Seq)
 	}
 
-	payload := []byte(ev.Payload)
-	if len(payload) == 0 {
-		payload = []byte("{}")
-	}
 	const qEvent = `
 		INSERT INTO initiative_events (initiative_id, seq, type, actor_id, actor_name, actor_role, at,
 		                               phase_before, phase_after, payload)
-		VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()), $8, $9, $10)
-		ON CONFLICT (initiative_id, seq) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()), $8, $9, $10)`
 	if _, err := tx.ExecContext(ctx, qEvent, ev.InitiativeID, ev.Seq, ev.Type, ev.ActorID, ev.ActorName,
 		string(ev.ActorRole), nullTime(ev.At), string(ev.PhaseBefore), string(ev.PhaseAfter), payload); err != nil {
-		return translate(err, "record transition %s v%d: event", snap.ID, snap.Version)
+		return false, translate(err, "record transition %s v%d: event", snap.ID, snap.Version)
 	}
-	return nil
+	return false, nil
+}
+
+// storedSnapshot returns the read model's snapshot of an initiative as raw JSON with its version.
+func storedSnapshot(ctx context.Context, q sqlx.QueryerContext, id string) (raw []byte, version int64, err error) {
+	const qSnap = `SELECT snapshot, version FROM initiatives WHERE id = $1`
+	var row struct {
+		Snapshot []byte `db:"snapshot"`
+		Version  int64  `db:"version"`
+	}
+	if err := sqlx.GetContext(ctx, q, &row, qSnap, id); err != nil {
+		return nil, 0, translate(err, "snapshot of %s", id)
+	}
+	return row.Snapshot, row.Version, nil
 }
 
 // GetInitiative returns the initiative as last recorded.

@@ -40,114 +40,240 @@ type DisbursementMessage struct {
 // The ledger has four kinds of entry. Money moves committed -> reserved ('reserve', at approval) -> released
 // ('release', a tranche is due) -> paid ('pay', finance confirmed), or back from reserved ('unreserve').
 
-// Reserve sets an approved initiative's budget aside and records the approval, in one transaction. It locks the
-// plan's funding sources first, so two approvals that together exceed a source cannot both pass the check. A
-// retry after a committed reservation succeeds without reserving twice: reservations that exist already are
-// neither checked again (they would count against themselves) nor written again.
+// WriteStep writes one workflow step in one transaction (see Step): a reservation first (it locks the plan's
+// funding sources, and every transaction that locks them does so first, in id order), then the transitions,
+// releases and payments in the order of their seqs. Each part checks what it finds, so a rerun of a step whose
+// first attempt committed writes nothing and reports what that attempt stored (StepResult.Stored); a part whose
+// key is taken by something else is ErrDivergence. A business rule saying no (too little money, paid with another
+// reference) is a *domain.RuleError and nothing is written.
+func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
+	type part struct {
+		tr    Transition
+		write func(tx *sqlx.Tx) (existed bool, err error)
+	}
+	var parts []part
+	for _, t := range st.Transitions {
+		parts = append(parts, part{t, func(tx *sqlx.Tx) (bool, error) { return recordTransition(ctx, tx, t) }})
+	}
+	if in := st.Release; in != nil {
+		parts = append(parts, part{in.Transition, func(tx *sqlx.Tx) (bool, error) { return release(ctx, tx, *in) }})
+	}
+	if in := st.Pay; in != nil {
+		parts = append(parts, part{in.Transition, func(tx *sqlx.Tx) (bool, error) { return pay(ctx, tx, *in) }})
+	}
+	slices.SortFunc(parts, func(a, b part) int { return cmpInt(a.tr.Event.Seq, b.tr.Event.Seq) })
+	if in := st.Reserve; in != nil {
+		parts = append([]part{{in.Transition, func(tx *sqlx.Tx) (bool, error) { return reserve(ctx, tx, *in) }}}, parts...)
+	}
+	if len(parts) == 0 {
+		return StepResult{}, fmt.Errorf("write step: nothing to write")
+	}
+	first, last := parts[0].tr, parts[len(parts)-1].tr
+	for i, p := range parts {
+		if p.tr.Snapshot.ID != first.Snapshot.ID || p.tr.Event.Seq != first.Event.Seq+int64(i) {
+			return StepResult{}, fmt.Errorf("write step %s: transitions must be of one initiative with consecutive "+
+				"seqs, got %s v%d at position %d", first.Snapshot.ID, p.tr.Snapshot.ID, p.tr.Event.Seq, i)
+		}
+	}
+
+	var res StepResult
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res = StepResult{}
+		lastExisted := false
+		for _, p := range parts {
+			existed, err := p.write(tx)
+			if err != nil {
+				return err
+			}
+			lastExisted = existed
+		}
+		if !lastExisted {
+			return nil
+		}
+		// The whole step was there already: hand back what the first attempt stored, unless it is this.
+		raw, version, err := storedSnapshot(ctx, tx, last.Snapshot.ID)
+		if err != nil {
+			return err
+		}
+		if version != last.Snapshot.Version {
+			return nil // the read model has moved on since; the events matched, so this step is done
+		}
+		mine, err := json.Marshal(last.Snapshot)
+		if err != nil {
+			return fmt.Errorf("write step %s: snapshot: %w", last.Snapshot.ID, err)
+		}
+		var same bool
+		if err := tx.GetContext(ctx, &same, `SELECT $1::jsonb = $2::jsonb`, raw, mine); err != nil {
+			return translate(err, "write step %s: compare snapshot", last.Snapshot.ID)
+		}
+		if same {
+			return nil
+		}
+		var stored domain.Initiative
+		if err := json.Unmarshal(raw, &stored); err != nil {
+			return fmt.Errorf("write step %s: stored snapshot: %w", last.Snapshot.ID, err)
+		}
+		res.Stored = &stored
+		return nil
+	})
+	if err != nil {
+		return StepResult{}, err
+	}
+	return res, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Reserve sets an approved initiative's budget aside and records the approval, in one transaction (a step with
+// only a reservation; see WriteStep).
+func (s *Store) Reserve(ctx context.Context, in ReserveInput) error {
+	_, err := s.WriteStep(ctx, Step{Reserve: &in})
+	return err
+}
+
+// reserve sets an approved initiative's budget aside and records the approval. It locks the plan's funding
+// sources first, so two approvals that together exceed a source cannot both pass the check. A retry after a
+// committed reservation writes nothing: reservations that exist already are neither checked again (they would
+// count against themselves) nor written again, but their amounts must be the ones asked for.
 //
 // A source without enough money left is a *domain.RuleError with CodeInsufficientFunds and nothing is written.
-func (s *Store) Reserve(ctx context.Context, in ReserveInput) error {
+func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput) (existed bool, err error) {
 	if in.PlanID == "" || in.InitiativeID == "" || in.DelaftaleID == "" {
-		return fmt.Errorf("reserve: plan, initiative and delaftale are required")
+		return false, fmt.Errorf("reserve: plan, initiative and delaftale are required")
 	}
 	lines, err := sumLines(in.Lines)
 	if err != nil {
-		return fmt.Errorf("reserve %s: %w", in.InitiativeID, err)
+		return false, fmt.Errorf("reserve %s: %w", in.InitiativeID, err)
 	}
 	keys := make([]string, len(lines))
 	for i, l := range lines {
 		keys[i] = "reserve/" + in.InitiativeID + "/" + l.SourceID
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// Fixed order (by ID), so two reservations never hold some locks each and wait for the other's.
-		const qLock = `
-			SELECT id, name
-			FROM funding_sources
-			WHERE plan_id = $1
-			ORDER BY id
-			FOR UPDATE`
-		var sources []struct {
-			ID   string `db:"id"`
-			Name string `db:"name"`
+	// Fixed order (by ID), so two reservations never hold some locks each and wait for the other's.
+	const qLock = `
+		SELECT id, name
+		FROM funding_sources
+		WHERE plan_id = $1
+		ORDER BY id
+		FOR UPDATE`
+	var sources []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &sources, qLock, in.PlanID); err != nil {
+		return false, translate(err, "reserve %s: lock funding sources", in.InitiativeID)
+	}
+	if len(sources) == 0 {
+		return false, fmt.Errorf("reserve %s: plan %s has no funding sources: %w", in.InitiativeID, in.PlanID, ErrNotFound)
+	}
+	names := make(map[string]string, len(sources))
+	for _, src := range sources {
+		names[src.ID] = src.Name
+	}
+	for _, l := range lines {
+		if _, ok := names[l.SourceID]; !ok {
+			return false, domain.Refuse(domain.CodeValidation, "Planen har ingen finansieringskilde %q.", l.SourceID)
 		}
-		if err := sqlx.SelectContext(ctx, tx, &sources, qLock, in.PlanID); err != nil {
-			return translate(err, "reserve %s: lock funding sources", in.InitiativeID)
-		}
-		if len(sources) == 0 {
-			return fmt.Errorf("reserve %s: plan %s has no funding sources: %w", in.InitiativeID, in.PlanID, ErrNotFound)
-		}
-		names := make(map[string]string, len(sources))
-		for _, src := range sources {
-			names[src.ID] = src.Name
-		}
-		for _, l := range lines {
-			if _, ok := names[l.SourceID]; !ok {
-				return domain.Refuse(domain.CodeValidation, "Planen har ingen finansieringskilde %q.", l.SourceID)
-			}
-		}
+	}
 
-		const qDone = `SELECT idempotency_key FROM ledger_entries WHERE idempotency_key = ANY($1)`
-		var done []string
-		if err := sqlx.SelectContext(ctx, tx, &done, qDone, pq.Array(keys)); err != nil {
-			return translate(err, "reserve %s: earlier reservations", in.InitiativeID)
+	const qDone = `SELECT idempotency_key, amount_ore FROM ledger_entries WHERE idempotency_key = ANY($1)`
+	var done []struct {
+		Key       string `db:"idempotency_key"`
+		AmountØre int64  `db:"amount_ore"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &done, qDone, pq.Array(keys)); err != nil {
+		return false, translate(err, "reserve %s: earlier reservations", in.InitiativeID)
+	}
+	var todo []domain.SourceAmount
+	for i, l := range lines {
+		k := slices.IndexFunc(done, func(d struct {
+			Key       string `db:"idempotency_key"`
+			AmountØre int64  `db:"amount_ore"`
+		}) bool {
+			return d.Key == keys[i]
+		})
+		switch {
+		case k < 0:
+			todo = append(todo, l)
+		case done[k].AmountØre != int64(l.AmountØre):
+			return false, fmt.Errorf("reserve %s from %s: %w: %d øre reserved, %d asked", in.InitiativeID,
+				l.SourceID, ErrDivergence, done[k].AmountØre, l.AmountØre)
 		}
-		var todo []domain.SourceAmount
-		for i, l := range lines {
-			if !slices.Contains(done, keys[i]) {
-				todo = append(todo, l)
-			}
+	}
+	if len(todo) > 0 && len(todo) < len(lines) {
+		return false, fmt.Errorf("reserve %s: %w: only part of the budget is reserved", in.InitiativeID, ErrDivergence)
+	}
+	if len(todo) > 0 {
+		avail, err := available(ctx, tx, in.PlanID)
+		if err != nil {
+			return false, err
 		}
-		if len(todo) > 0 {
-			avail, err := available(ctx, tx, in.PlanID)
-			if err != nil {
-				return err
-			}
-			var short []string
-			for _, l := range todo {
-				if a := avail[l.SourceID]; l.AmountØre > a {
-					short = append(short, fmt.Sprintf("der søges %s fra %s, men kun %s er endnu ikke reserveret",
-						l.AmountØre, names[l.SourceID], a))
-				}
-			}
-			if len(short) > 0 {
-				return domain.Refuse(domain.CodeInsufficientFunds,
-					"Der er ikke penge nok til at reservere budgettet: %s.", strings.Join(short, "; "))
-			}
-		}
-
-		if err := recordTransition(ctx, tx, in.Transition); err != nil {
-			return err
-		}
-		const qEntry = `
-			INSERT INTO ledger_entries (plan_id, source_id, initiative_id, delaftale_id, milestone_no, kind,
-			                            amount_ore, idempotency_key)
-			VALUES ($1, $2, $3, $4, NULL, 'reserve', $5, $6)
-			ON CONFLICT (idempotency_key) DO NOTHING`
+		var short []string
 		for _, l := range todo {
-			if _, err := tx.ExecContext(ctx, qEntry, in.PlanID, l.SourceID, in.InitiativeID, in.DelaftaleID,
-				int64(l.AmountØre), "reserve/"+in.InitiativeID+"/"+l.SourceID); err != nil {
-				return translate(err, "reserve %s from %s", in.InitiativeID, l.SourceID)
+			if a := avail[l.SourceID]; l.AmountØre > a {
+				short = append(short, fmt.Sprintf("der søges %s fra %s, men kun %s er endnu ikke reserveret",
+					l.AmountØre, names[l.SourceID], a))
 			}
 		}
-		return nil
-	})
+		if len(short) > 0 {
+			return false, domain.Refuse(domain.CodeInsufficientFunds,
+				"Der er ikke penge nok til at reservere budgettet: %s.", strings.Join(short, "; "))
+		}
+	}
+
+	existed, err = recordTransition(ctx, tx, in.Transition)
+	if err != nil {
+		return false, err
+	}
+	if existed != (len(todo) == 0) {
+		return false, fmt.Errorf("reserve %s: %w: the approval event and the reservation disagree on whether it "+
+			"happened", in.InitiativeID, ErrDivergence)
+	}
+	const qEntry = `
+		INSERT INTO ledger_entries (plan_id, source_id, initiative_id, delaftale_id, milestone_no, kind,
+		                            amount_ore, idempotency_key)
+		VALUES ($1, $2, $3, $4, NULL, 'reserve', $5, $6)`
+	for _, l := range todo {
+		if _, err := tx.ExecContext(ctx, qEntry, in.PlanID, l.SourceID, in.InitiativeID, in.DelaftaleID,
+			int64(l.AmountØre), "reserve/"+in.InitiativeID+"/"+l.SourceID); err != nil {
+			return false, translate(err, "reserve %s from %s", in.InitiativeID, l.SourceID)
+		}
+	}
+	return existed, nil
 }
 
-// Release asks finance to pay one tranche: in one transaction it records the transition, creates the pending
-// disbursement and its lines, moves the money from reserved to released and queues the notification in the
-// outbox. Releasing the same disbursement again only records the transition (idempotently), so a retried
-// activity leaves exactly one of everything.
+// Release asks finance to pay one tranche, as a step of its own (see WriteStep and release).
 func (s *Store) Release(ctx context.Context, in ReleaseInput) error {
+	_, err := s.WriteStep(ctx, Step{Release: &in})
+	return err
+}
+
+// release records the transition, creates the pending disbursement and its lines, moves the money from reserved
+// to released and queues the notification in the outbox. Releasing the same disbursement again writes nothing,
+// provided what is stored is the same tranche (initiative, milestone, lines); anything else is ErrDivergence, or
+// ErrConflict when another milestone's disbursement has the ID.
+func release(ctx context.Context, tx *sqlx.Tx, in ReleaseInput) (existed bool, err error) {
 	if in.PlanID == "" || in.InitiativeID == "" || in.DelaftaleID == "" || in.DisbursementID == "" || in.MilestoneNo < 1 {
-		return fmt.Errorf("release: plan, initiative, delaftale, disbursement and milestone are required")
+		return false, fmt.Errorf("release: plan, initiative, delaftale, disbursement and milestone are required")
 	}
 	lines, err := sumLines(in.Lines)
 	if err != nil {
-		return fmt.Errorf("release %s: %w", in.DisbursementID, err)
+		return false, fmt.Errorf("release %s: %w", in.DisbursementID, err)
 	}
-	total := domain.Total(lines)
+	total, err := domain.Sum(lines)
+	if err != nil {
+		return false, fmt.Errorf("release %s: %w", in.DisbursementID, err)
+	}
 	if total <= 0 {
-		return fmt.Errorf("release %s: the tranche is empty", in.DisbursementID)
+		return false, fmt.Errorf("release %s: the tranche is empty", in.DisbursementID)
 	}
 	// The event time is workflow time: the same on every retry, so the row and the message agree across retries.
 	releasedAt := eventTime(in.Transition.Event.At)
@@ -163,60 +289,68 @@ func (s *Store) Release(ctx context.Context, in ReleaseInput) error {
 		ReleasedAt:      releasedAt,
 	})
 	if err != nil {
-		return fmt.Errorf("release %s: message: %w", in.DisbursementID, err)
+		return false, fmt.Errorf("release %s: message: %w", in.DisbursementID, err)
 	}
 
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// First, so the initiative row the disbursement references exists even if this is its first write.
-		if err := recordTransition(ctx, tx, in.Transition); err != nil {
-			return err
+	// First, so the initiative row the disbursement references exists even if this is its first write.
+	existed, err = recordTransition(ctx, tx, in.Transition)
+	if err != nil {
+		return false, err
+	}
+	// A second disbursement for the same milestone under another ID violates UNIQUE(initiative_id,
+	// milestone_no) and comes back as ErrConflict.
+	const qDisbursement = `
+		INSERT INTO disbursements (id, plan_id, initiative_id, delaftale_id, milestone_no, milestone_title,
+		                           total_ore, status, released_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)
+		ON CONFLICT (id) DO NOTHING`
+	res, err := tx.ExecContext(ctx, qDisbursement, in.DisbursementID, in.PlanID, in.InitiativeID, in.DelaftaleID,
+		in.MilestoneNo, in.MilestoneTitle, int64(total), releasedAt)
+	if err != nil {
+		return false, translate(err, "release %s", in.DisbursementID)
+	}
+	n, err := rowsAffected(res, "release")
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		// Released before: its lines, ledger entries and message committed with it.
+		if err := sameDisbursement(ctx, tx, in, lines); err != nil {
+			return false, err
 		}
-		// A second disbursement for the same milestone under another ID violates UNIQUE(initiative_id,
-		// milestone_no) and comes back as ErrConflict.
-		const qDisbursement = `
-			INSERT INTO disbursements (id, plan_id, initiative_id, delaftale_id, milestone_no, milestone_title,
-			                           total_ore, status, released_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)
-			ON CONFLICT (id) DO NOTHING`
-		res, err := tx.ExecContext(ctx, qDisbursement, in.DisbursementID, in.PlanID, in.InitiativeID, in.DelaftaleID,
-			in.MilestoneNo, in.MilestoneTitle, int64(total), releasedAt)
-		if err != nil {
-			return translate(err, "release %s", in.DisbursementID)
+		if !existed {
+			return false, fmt.Errorf("release %s: %w: the disbursement exists but its release event does not",
+				in.DisbursementID, ErrDivergence)
 		}
-		n, err := rowsAffected(res, "release")
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			// Released before: its lines, ledger entries and message committed with it.
-			return sameDisbursement(ctx, tx, in)
-		}
+		return true, nil
+	}
+	if existed {
+		return false, fmt.Errorf("release %s: %w: the release event exists but its disbursement does not",
+			in.DisbursementID, ErrDivergence)
+	}
 
-		const qLine = `
-			INSERT INTO disbursement_lines (disbursement_id, plan_id, source_id, amount_ore)
-			VALUES ($1, $2, $3, $4)
-			ON CONFLICT (disbursement_id, source_id) DO NOTHING`
-		const qEntry = `
-			INSERT INTO ledger_entries (plan_id, source_id, initiative_id, delaftale_id, milestone_no, kind,
-			                            amount_ore, idempotency_key)
-			VALUES ($1, $2, $3, $4, $5, 'release', $6, $7)
-			ON CONFLICT (idempotency_key) DO NOTHING`
-		for _, l := range lines {
-			if _, err := tx.ExecContext(ctx, qLine, in.DisbursementID, in.PlanID, l.SourceID, int64(l.AmountØre)); err != nil {
-				return translate(err, "release %s: line %s", in.DisbursementID, l.SourceID)
-			}
-			if _, err := tx.ExecContext(ctx, qEntry, in.PlanID, l.SourceID, in.InitiativeID, in.DelaftaleID,
-				in.MilestoneNo, int64(l.AmountØre), "release/"+in.DisbursementID+"/"+l.SourceID); err != nil {
-				return translate(err, "release %s from %s", in.DisbursementID, l.SourceID)
-			}
+	const qLine = `
+		INSERT INTO disbursement_lines (disbursement_id, plan_id, source_id, amount_ore)
+		VALUES ($1, $2, $3, $4)`
+	const qEntry = `
+		INSERT INTO ledger_entries (plan_id, source_id, initiative_id, delaftale_id, milestone_no, kind,
+		                            amount_ore, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, 'release', $6, $7)`
+	for _, l := range lines {
+		if _, err := tx.ExecContext(ctx, qLine, in.DisbursementID, in.PlanID, l.SourceID, int64(l.AmountØre)); err != nil {
+			return false, translate(err, "release %s: line %s", in.DisbursementID, l.SourceID)
 		}
-		return enqueue(ctx, tx, TopicDisbursementReleased, TopicDisbursementReleased+"/"+in.DisbursementID, msg)
-	})
+		if _, err := tx.ExecContext(ctx, qEntry, in.PlanID, l.SourceID, in.InitiativeID, in.DelaftaleID,
+			in.MilestoneNo, int64(l.AmountØre), "release/"+in.DisbursementID+"/"+l.SourceID); err != nil {
+			return false, translate(err, "release %s from %s", in.DisbursementID, l.SourceID)
+		}
+	}
+	return false, enqueue(ctx, tx, TopicDisbursementReleased, TopicDisbursementReleased+"/"+in.DisbursementID, msg)
 }
 
-// sameDisbursement checks that an existing disbursement is the one being released again, not another tranche
-// that happens to have the same ID.
-func sameDisbursement(ctx context.Context, tx *sqlx.Tx, in ReleaseInput) error {
+// sameDisbursement checks that an existing disbursement is the one being released again — the same initiative,
+// milestone and lines — not another tranche that happens to have the same ID.
+func sameDisbursement(ctx context.Context, tx *sqlx.Tx, in ReleaseInput, lines []domain.SourceAmount) error {
 	const q = `SELECT initiative_id, milestone_no FROM disbursements WHERE id = $1`
 	var got struct {
 		InitiativeID string `db:"initiative_id"`
@@ -229,79 +363,101 @@ func sameDisbursement(ctx context.Context, tx *sqlx.Tx, in ReleaseInput) error {
 		return fmt.Errorf("release %s: the ID is taken by milestone %d of %s: %w",
 			in.DisbursementID, got.MilestoneNo, got.InitiativeID, ErrConflict)
 	}
+	stored, err := disbursementLines(ctx, tx, []string{in.DisbursementID})
+	if err != nil {
+		return err
+	}
+	have := stored[in.DisbursementID]
+	slices.SortFunc(have, func(a, b domain.SourceAmount) int { return strings.Compare(a.SourceID, b.SourceID) })
+	if !slices.Equal(have, lines) {
+		return fmt.Errorf("release %s: %w: stored lines %v, releasing %v", in.DisbursementID, ErrDivergence, have, lines)
+	}
 	return nil
 }
 
-// ConfirmPayment records that finance paid a disbursement: in one transaction it marks it paid, moves the money
-// from released to paid, queues the notification and records the transition. Confirming again with the same
-// reference (a retry, or two clicks) succeeds and changes nothing; another reference is a *domain.RuleError with
-// CodeAlreadyPaid, because the first one matches the bank statement. An unknown disbursement is ErrNotFound.
+// ConfirmPayment records that finance paid a disbursement, as a step of its own (see WriteStep and pay).
 func (s *Store) ConfirmPayment(ctx context.Context, in PayInput) error {
+	_, err := s.WriteStep(ctx, Step{Pay: &in})
+	return err
+}
+
+// pay marks a disbursement paid, moves the money from released to paid, queues the notification and records the
+// transition. Confirming again with the same reference (a retry, or two clicks) changes nothing; another
+// reference is a *domain.RuleError with CodeAlreadyPaid, because the first one matches the bank statement. An
+// unknown disbursement is ErrNotFound.
+func pay(ctx context.Context, tx *sqlx.Tx, in PayInput) (existed bool, err error) {
 	if in.DisbursementID == "" || in.Reference == "" {
-		return fmt.Errorf("confirm payment: disbursement and reference are required")
+		return false, fmt.Errorf("confirm payment: disbursement and reference are required")
 	}
 	paidAt := eventTime(in.Transition.Event.At)
 	var paidBy *string
 	if in.Actor.UserID != "" {
 		paidBy = &in.Actor.UserID
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// Two concurrent confirmations queue on the row lock; the second then sees status 'paid' and updates nothing.
-		const qPay = `
-			UPDATE disbursements SET status = 'paid', reference = $2, paid_at = $3, paid_by = $4
-			WHERE id = $1 AND status = 'pending'`
-		res, err := tx.ExecContext(ctx, qPay, in.DisbursementID, in.Reference, paidAt, paidBy)
-		if err != nil {
-			return translate(err, "confirm payment of %s", in.DisbursementID)
-		}
-		n, err := rowsAffected(res, "confirm payment")
-		if err != nil {
-			return err
-		}
-		d, err := getDisbursement(ctx, tx, in.DisbursementID)
-		if err != nil {
-			return err
-		}
-		if n == 0 && (d.Reference == nil || *d.Reference != in.Reference) {
-			return domain.Refuse(domain.CodeAlreadyPaid, "Udbetalingen er allerede bekræftet med referencen %q.",
-				deref(d.Reference))
-		}
+	// Two concurrent confirmations queue on the row lock; the second then sees status 'paid' and updates nothing.
+	const qPay = `
+		UPDATE disbursements SET status = 'paid', reference = $2, paid_at = $3, paid_by = $4
+		WHERE id = $1 AND status = 'pending'`
+	res, err := tx.ExecContext(ctx, qPay, in.DisbursementID, in.Reference, paidAt, paidBy)
+	if err != nil {
+		return false, translate(err, "confirm payment of %s", in.DisbursementID)
+	}
+	n, err := rowsAffected(res, "confirm payment")
+	if err != nil {
+		return false, err
+	}
+	d, err := getDisbursement(ctx, tx, in.DisbursementID)
+	if err != nil {
+		return false, err
+	}
+	if n == 0 && (d.Reference == nil || *d.Reference != in.Reference) {
+		return false, domain.Refuse(domain.CodeAlreadyPaid, "Udbetalingen er allerede bekræftet med referencen %q.",
+			deref(d.Reference))
+	}
 
-		if err := recordTransition(ctx, tx, in.Transition); err != nil {
-			return err
-		}
-		const qEntries = `
-			INSERT INTO ledger_entries (plan_id, source_id, initiative_id, delaftale_id, milestone_no, kind,
-			                            amount_ore, idempotency_key)
-			SELECT d.plan_id, l.source_id, d.initiative_id, d.delaftale_id, d.milestone_no, 'pay', l.amount_ore,
-			       'pay/' || d.id || '/' || l.source_id
-			FROM disbursements d
-			JOIN disbursement_lines l ON l.disbursement_id = d.id
-			WHERE d.id = $1
-			ORDER BY l.source_id
-			ON CONFLICT (idempotency_key) DO NOTHING`
-		if _, err := tx.ExecContext(ctx, qEntries, in.DisbursementID); err != nil {
-			return translate(err, "confirm payment of %s: ledger", in.DisbursementID)
-		}
-		msg, err := json.Marshal(DisbursementMessage{
-			DisbursementID:  d.ID,
-			PlanID:          d.PlanID,
-			InitiativeID:    d.InitiativeID,
-			InitiativeTitle: d.InitiativeTitle,
-			MilestoneNo:     d.MilestoneNo,
-			MilestoneTitle:  d.MilestoneTitle,
-			Lines:           d.Lines,
-			TotalØre:        d.TotalØre,
-			ReleasedAt:      d.ReleasedAt.UTC(),
-			Reference:       deref(d.Reference),
-			PaidAt:          utcPtr(d.PaidAt),
-			PaidBy:          deref(d.PaidBy),
-		})
-		if err != nil {
-			return fmt.Errorf("confirm payment of %s: message: %w", in.DisbursementID, err)
-		}
-		return enqueue(ctx, tx, TopicDisbursementPaid, TopicDisbursementPaid+"/"+in.DisbursementID, msg)
+	existed, err = recordTransition(ctx, tx, in.Transition)
+	if err != nil {
+		return false, err
+	}
+	if existed != (n == 0) {
+		// Paid with this reference, but not by this transition (or the other way round): the disbursement and the
+		// initiative's event log disagree.
+		return false, fmt.Errorf("confirm payment of %s: %w: payment recorded %t, its event recorded %t",
+			in.DisbursementID, ErrDivergence, n == 0, existed)
+	}
+	if existed {
+		return true, nil
+	}
+	const qEntries = `
+		INSERT INTO ledger_entries (plan_id, source_id, initiative_id, delaftale_id, milestone_no, kind,
+		                            amount_ore, idempotency_key)
+		SELECT d.plan_id, l.source_id, d.initiative_id, d.delaftale_id, d.milestone_no, 'pay', l.amount_ore,
+		       'pay/' || d.id || '/' || l.source_id
+		FROM disbursements d
+		JOIN disbursement_lines l ON l.disbursement_id = d.id
+		WHERE d.id = $1
+		ORDER BY l.source_id`
+	if _, err := tx.ExecContext(ctx, qEntries, in.DisbursementID); err != nil {
+		return false, translate(err, "confirm payment of %s: ledger", in.DisbursementID)
+	}
+	msg, err := json.Marshal(DisbursementMessage{
+		DisbursementID:  d.ID,
+		PlanID:          d.PlanID,
+		InitiativeID:    d.InitiativeID,
+		InitiativeTitle: d.InitiativeTitle,
+		MilestoneNo:     d.MilestoneNo,
+		MilestoneTitle:  d.MilestoneTitle,
+		Lines:           d.Lines,
+		TotalØre:        d.TotalØre,
+		ReleasedAt:      d.ReleasedAt.UTC(),
+		Reference:       deref(d.Reference),
+		PaidAt:          utcPtr(d.PaidAt),
+		PaidBy:          deref(d.PaidBy),
 	})
+	if err != nil {
+		return false, fmt.Errorf("confirm payment of %s: message: %w", in.DisbursementID, err)
+	}
+	return false, enqueue(ctx, tx, TopicDisbursementPaid, TopicDisbursementPaid+"/"+in.DisbursementID, msg)
 }
 
 // Available returns, per funding source of the plan, what is not yet reserved: committed minus reservations

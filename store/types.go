@@ -46,6 +46,26 @@ type Transition struct {
 	Snapshot domain.Initiative `json:"snapshot"`
 }
 
+// Step is everything one workflow step writes, committed in one transaction: its transitions (one event and one
+// read-model snapshot each) and the money they move. A step is whole: approval is the reservation and the release
+// of tranche 1, accepting milestone k is the acceptance and the release of tranche k+1, so no state exists in
+// which the first half committed and nothing will ever do the second. Each money input carries its own transition;
+// Transitions holds the steps that move no money. All transitions are of one initiative with consecutive seqs.
+type Step struct {
+	Transitions []Transition  `json:"transitions,omitempty"`
+	Reserve     *ReserveInput `json:"reserve,omitempty"`
+	Release     *ReleaseInput `json:"release,omitempty"`
+	Pay         *PayInput     `json:"pay,omitempty"`
+}
+
+// StepResult says what WriteStep found.
+type StepResult struct {
+	// Stored is set when an earlier attempt of the same step had committed (its answer was lost to a crash or a
+	// broken connection): the initiative as that attempt recorded it, which differs from the rerun's only in the
+	// times the rerun took. The workflow adopts it, so the workflow and the read model agree to the byte.
+	Stored *domain.Initiative `json:"stored,omitempty"`
+}
+
 // InitiativeSummary is one row of the initiative list.
 type InitiativeSummary struct {
 	ID             string       `db:"id"`

@@ -17,7 +17,8 @@ const InitiativeWorkflowName = "Initiative"
 // Update names. Each has a validator: an action that is not allowed now is rejected before it is written to
 // history, so it never fails or wedges the workflow.
 const (
-	UpdateSync             = "sync"              // returns the state once every accepted transition is recorded
+	UpdateSync             = "sync"              // returns once every accepted transition is recorded
+	UpdateReconcile        = "reconcile"         // operators (doctor --repair): adopt steps the read model holds
 	UpdateDecide           = "decide"            // board: a ballot on the current revision
 	UpdateResubmit         = "resubmit"          // operational group: a revised proposal
 	UpdateWithdraw         = "withdraw"          // the proposer, before approval
@@ -36,7 +37,8 @@ const QueryState = "state"
 func InitiativeWorkflowID(initiativeID string) string { return "initiative/" + initiativeID }
 
 // StartInput starts an initiative workflow. The proposal has been validated against the plan and the ledger by the
-// caller; the workflow validates it again (without the ledger) so a bad start cannot create a bad initiative.
+// caller; the workflow validates it again (without the ledger) so a bad start cannot create a bad initiative. Plan
+// is the plan's rules at submission; the workflow reads them afresh before each decision that depends on them.
 type StartInput struct {
 	InitiativeID string          `json:"initiative_id"`
 	Plan         domain.Plan     `json:"plan"` // the plan's rules as of submission

@@ -31,25 +31,35 @@ const (
 	EventEvaluationOK      = "evaluation_accepted"
 )
 
+// RetryForever bounds a local activity's retries in name only: a write waits out any outage of PostgreSQL —
+// minutes, hours, days — because an initiative must never be lost or left half-way because the database was down.
+// Only a business-rule refusal or a divergence (non-retryable errors) ends the retries.
+const RetryForever = 10 * 365 * 24 * time.Hour
+
 // ActivityOptions are used for every activity. The activities are local activities: each is one short database
 // transaction, so running it inside the workflow task (no round trip through a task queue, no second workflow
-// task) cuts an update's latency several-fold. If the worker dies mid-write, the workflow task times out and the
-// next worker runs the activity again; its idempotency keys make that rerun write nothing new. Retries go on until
-// the database is back: an approved initiative must not be lost because PostgreSQL was down.
+// task) cuts an update's latency several-fold. Each attempt has 10 s; failed attempts are retried after 1, 2, 4 ...
+// seconds, at most a minute apart, until RetryForever — the SDK runs backoffs longer than the workflow task timeout
+// as durable timers, so a retry survives a worker restart. If the worker dies mid-write, the workflow task times
+// out and the next worker runs the activity again; it finds the first attempt's rows and writes nothing new.
 var ActivityOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout: 10 * time.Second,
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: RetryForever,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    time.Second,
 		BackoffCoefficient: 2,
 		MaximumInterval:    time.Minute,
-		// Business-rule refusals are not retried: activities return them as non-retryable application errors.
+		MaximumAttempts:    0, // unlimited: ScheduleToCloseTimeout is the bound
 	},
 }
 
 // initiative is one initiative's workflow: its state and the handlers that change it. Handlers run one at a time
-// (mu): each computes the next state, has an activity write it, and only then adopts it, so the workflow's state
-// never runs ahead of PostgreSQL and an update returns only after its write.
+// (mu). Each computes the next state — for a step that moves money, every transition of the step — has one local
+// activity write it all in one transaction, and only then adopts it, so the workflow's state never runs ahead of
+// PostgreSQL and an update returns only after its write.
 type initiative struct {
+	// plan holds the plan's rules as last read: validators (which cannot run activities) use it; handlers read
+	// the rules afresh before a decision that depends on them.
 	plan  domain.Plan
 	state domain.Initiative
 	mu    workflow.Mutex
@@ -57,7 +67,7 @@ type initiative struct {
 }
 
 // Initiative runs one initiative from proposal to completion (or rejection or withdrawal).
-func Initiative(ctx workflow.Context, in StartInput) (domain.Initiative, error) {
+func Initiative(ctx workflow.Context, in StartInput) (UpdateResult, error) {
 	w := &initiative{
 		plan: in.Plan,
 		state: domain.Initiative{
@@ -68,12 +78,8 @@ func Initiative(ctx workflow.Context, in StartInput) (domain.Initiative, error) 
 		},
 		log: log.With(workflow.GetLogger(ctx), "initiative_id", in.InitiativeID),
 	}
-	if err := domain.ValidateProposal(w.plan, &w.state.Proposal, nil); err != nil {
-		// The API validated already; a bad start is a caller bug and must not create an initiative.
-		return domain.Initiative{}, temporal.NewNonRetryableApplicationError(err.Error(), string(domain.CodeValidation), err)
-	}
 	if err := w.setup(ctx); err != nil {
-		return domain.Initiative{}, err
+		return UpdateResult{}, err
 	}
 	return w.run(ctx)
 }
@@ -83,12 +89,14 @@ func (w *initiative) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (domain.Initiative, error) { return w.state, nil }); err != nil {
 		return err
 	}
+	// Validators run when an update arrives and are not replayed: a refusal is never written to history.
 	handlers := []struct {
 		name      string
 		handler   any
 		validator any
 	}{
 		{UpdateSync, w.sync, nil},
+		{UpdateReconcile, w.reconcile, nil},
 		{UpdateDecide, w.decide, func(in DecideInput) error { return reject(domain.CheckBallot(&w.state, w.ballot(ctx, in))) }},
 		{UpdateResubmit, w.resubmit, func(in ResubmitInput) error {
 			return reject(domain.CheckResubmit(&w.state, in.Actor, w.plan, &in.Proposal, in.Comment))
@@ -119,95 +127,182 @@ func (w *initiative) setup(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *initiative) run(ctx workflow.Context) (domain.Initiative, error) {
-	_, err := w.transition(ctx, EventSubmitted, w.state.Proposer, nil, func(next *domain.Initiative, now time.Time) {
+func (w *initiative) run(ctx workflow.Context) (UpdateResult, error) {
+	// The rule that admits the proposal is evaluated once and its verdict recorded, so a stricter rule in a later
+	// release cannot turn this history into a failed one on replay. The API validated already; a refusal here is a
+	// caller bug and must not create an initiative.
+	if err := w.check(ctx, func() error {
+		p := w.state.Proposal
+		return domain.ValidateProposal(w.plan, &p, nil)
+	}); err != nil {
+		return UpdateResult{}, err
+	}
+	// Hold the lock through the first write, so no update acts on an initiative that is not recorded yet.
+	if err := w.mu.Lock(ctx); err != nil {
+		return UpdateResult{}, err
+	}
+	submitted, tr, err := w.next(ctx, w.state, EventSubmitted, w.state.Proposer, nil, func(next *domain.Initiative, now time.Time) {
 		next.Phase = domain.PhaseBoardReview
 		next.Revision = 1
 		next.Milestones = domain.MilestonesFromPlan(next.Proposal.Milestones)
 		next.Decisions = []domain.Decision{}
 		next.CreatedAt = now
-	}, w.record)
+	})
+	if err == nil {
+		_, err = w.commit(ctx, store.Step{Transitions: []store.Transition{tr}}, submitted)
+	}
+	w.mu.Unlock()
 	if err != nil {
-		return domain.Initiative{}, err
+		return UpdateResult{}, err
 	}
 	if err := workflow.Await(ctx, func() bool { return w.state.Phase.Terminal() }); err != nil {
-		return w.state, err
+		return w.result(), err
 	}
 	// Let an update that is still answering its caller finish before the workflow closes.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return w.state, err
+		return w.result(), err
 	}
 	w.log.Info("Initiative closed", "phase", w.state.Phase)
-	return w.state, nil
+	return w.result(), nil
 }
 
-// writer persists one transition; it is one of the activities.
-type writer func(ctx workflow.Context, tr store.Transition) error
-
-func (w *initiative) record(ctx workflow.Context, tr store.Transition) error {
-	var a *activities.Activities
-	return workflow.ExecuteLocalActivity(ctx, a.RecordTransition, tr).Get(ctx, nil)
+// result is what an update answers: where the initiative is now. The caller reads the rest from the read model,
+// which holds at least this version.
+func (w *initiative) result() UpdateResult {
+	return UpdateResult{InitiativeID: w.state.ID, Phase: w.state.Phase, Version: w.state.Version}
 }
 
-// transition computes the next state with change, has write persist it with its event, and adopts it. The caller
-// holds w.mu (or is run, before any handler can act). On error the state is unchanged.
-func (w *initiative) transition(ctx workflow.Context, eventType string, actor domain.Actor, payload any,
-	change func(next *domain.Initiative, now time.Time), write writer) (domain.Initiative, error) {
-	ctx = workflow.WithLocalActivityOptions(ctx, ActivityOptions) // update handlers get the root context
+// next computes the state after one transition from `from`, and the transition that records it, without writing
+// anything. Several transitions of one step are computed in a row and written together by commit.
+func (w *initiative) next(ctx workflow.Context, from domain.Initiative, eventType string, actor domain.Actor,
+	payload any, change func(next *domain.Initiative, now time.Time)) (domain.Initiative, store.Transition, error) {
 	now := workflow.Now(ctx).UTC()
-	next, err := clone(w.state)
+	n, err := clone(from)
 	if err != nil {
-		return w.state, err
+		return from, store.Transition{}, err
 	}
-	change(&next, now)
-	next.Version = w.state.Version + 1
-	next.UpdatedAt = now
+	change(&n, now)
+	n.Version = from.Version + 1
+	n.UpdatedAt = now
 	raw, err := json.Marshal(payload)
 	if err != nil {
-		return w.state, err
+		return from, store.Transition{}, err
 	}
-	tr := store.Transition{
+	return n, store.Transition{
 		Event: store.Event{
-			InitiativeID: next.ID, Seq: next.Version, Type: eventType,
+			InitiativeID: n.ID, Seq: n.Version, Type: eventType,
 			ActorID: actor.UserID, ActorName: actor.Name, ActorRole: actor.Role, At: now,
-			PhaseBefore: w.state.Phase, PhaseAfter: next.Phase, Payload: raw,
+			PhaseBefore: from.Phase, PhaseAfter: n.Phase, Payload: raw,
 		},
-		Snapshot: next,
-	}
-	if err := write(ctx, tr); err != nil {
-		w.log.Warn("Transition not recorded", "event", eventType, "error", err)
-		if rule, ok := activities.AsRuleError(err); ok {
-			return w.state, activities.RuleApplicationError(rule)
-		}
-		return w.state, err
-	}
-	w.state = next
-	w.log.Info("Transition recorded", "event", eventType, "phase", next.Phase, "version", next.Version)
-	return next, nil
+		Snapshot: n,
+	}, nil
 }
 
-// locked runs fn holding the handler mutex, after re-checking the rule against the state as it is now: a
-// validator ran before earlier updates finished, so what it saw may have changed.
-func (w *initiative) locked(ctx workflow.Context, check func() error, fn func() (domain.Initiative, error)) (domain.Initiative, error) {
+// commit has one local activity write the whole step in one transaction and then adopts final (or, when an
+// earlier attempt of the step had committed and lost its answer, the state that attempt recorded). On error the
+// state is unchanged: a business-rule refusal or a divergence; infrastructure faults never end up here, they are
+// retried until they pass.
+func (w *initiative) commit(ctx workflow.Context, st store.Step, final domain.Initiative) (UpdateResult, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, ActivityOptions) // update handlers get the root context
+	var a *activities.Activities
+	var res store.StepResult
+	if err := workflow.ExecuteLocalActivity(ctx, a.WriteStep, st).Get(ctx, &res); err != nil {
+		w.log.Warn("Step not recorded", "version", final.Version, "error", err)
+		return w.result(), reject(err)
+	}
+	if res.Stored != nil {
+		w.log.Info("Step had been recorded by an earlier attempt; adopting what it stored", "version", res.Stored.Version)
+		final = *res.Stored
+	}
+	w.state = final
+	w.log.Info("Step recorded", "phase", final.Phase, "version", final.Version)
+	return w.result(), nil
+}
+
+// planRules reads the plan's rules as they are now, for a decision that depends on them, and keeps them for the
+// validators. The read is recorded in history like any activity result, so replay sees the same rules.
+func (w *initiative) planRules(ctx workflow.Context) (domain.Plan, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, ActivityOptions)
+	var a *activities.Activities
+	var p domain.Plan
+	if err := workflow.ExecuteLocalActivity(ctx, a.PlanRules, w.state.PlanID).Get(ctx, &p); err != nil {
+		return w.plan, reject(err)
+	}
+	w.plan = p
+	return p, nil
+}
+
+// verdict is the recorded outcome of a rule.
+type verdict struct {
+	Refusal *domain.RuleError `json:"refusal,omitempty"`
+}
+
+// ruleChange stands for the rules of a later release: when set (only tests set it), it may change each verdict the
+// current rules give. A replay must never see it, because recorded verdicts are read from history, not recomputed.
+var ruleChange func(verdict) verdict
+
+func verdictOf(err error) verdict {
+	var v verdict
+	if rule, ok := activities.AsRuleError(err); ok {
+		v.Refusal = rule
+	} else if err != nil {
+		v.Refusal = &domain.RuleError{Code: domain.CodeValidation, Message: err.Error()}
+	}
+	if ruleChange != nil {
+		v = ruleChange(v)
+	}
+	return v
+}
+
+// check evaluates a rule against the state as it is now and records the verdict in history (a side effect): the
+// handler re-checks under the lock because its validator ran before earlier updates finished, and replay uses the
+// recorded verdict, so a rule changed in a later release never changes a decision already taken.
+func (w *initiative) check(ctx workflow.Context, rule func() error) error {
+	var v verdict
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return verdictOf(rule()) }).Get(&v); err != nil {
+		return err
+	}
+	if v.Refusal != nil {
+		return activities.RuleApplicationError(v.Refusal)
+	}
+	return nil
+}
+
+// locked runs fn holding the handler mutex, so updates act one at a time.
+func (w *initiative) locked(ctx workflow.Context, fn func() (UpdateResult, error)) (UpdateResult, error) {
 	if err := w.mu.Lock(ctx); err != nil {
-		return w.state, err
+		return w.result(), err
 	}
 	defer w.mu.Unlock()
-	if err := reject(check()); err != nil {
-		return w.state, err
-	}
 	return fn()
 }
 
-func (w *initiative) sync(ctx workflow.Context) (domain.Initiative, error) {
+func (w *initiative) sync(ctx workflow.Context) (UpdateResult, error) {
 	if err := workflow.Await(ctx, func() bool { return w.state.Version > 0 }); err != nil {
-		return w.state, err
+		return w.result(), err
 	}
-	if err := w.mu.Lock(ctx); err != nil {
-		return w.state, err
-	}
-	w.mu.Unlock()
-	return w.state, nil
+	return w.locked(ctx, func() (UpdateResult, error) { return w.result(), nil })
+}
+
+// reconcile adopts the read model's state when it is ahead of the workflow: a step committed, but the workflow
+// task that ran it was lost and its update never arrived again (the client gave up). Steps are whole, so a later
+// snapshot in the read model is a state the workflow itself computed and would have adopted. `helhedsplan doctor
+// --repair` sends it.
+func (w *initiative) reconcile(ctx workflow.Context) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		actx := workflow.WithLocalActivityOptions(ctx, ActivityOptions)
+		var a *activities.Activities
+		var stored domain.Initiative
+		if err := workflow.ExecuteLocalActivity(actx, a.LoadInitiative, w.state.ID).Get(ctx, &stored); err != nil {
+			return w.result(), reject(err)
+		}
+		if stored.ID == w.state.ID && stored.Version > w.state.Version {
+			w.log.Warn("Adopting steps the read model holds and the workflow had lost",
+				"from_version", w.state.Version, "to_version", stored.Version)
+			w.state = stored
+		}
+		return w.result(), nil
+	})
 }
 
 func (w *initiative) ballot(ctx workflow.Context, in DecideInput) domain.Ballot {
@@ -215,71 +310,118 @@ func (w *initiative) ballot(ctx workflow.Context, in DecideInput) domain.Ballot 
 		At: workflow.Now(ctx).UTC()}
 }
 
-func (w *initiative) decide(ctx workflow.Context, in DecideInput) (domain.Initiative, error) {
-	return w.locked(ctx, func() error { return domain.CheckBallot(&w.state, w.ballot(ctx, in)) }, func() (domain.Initiative, error) {
+// ballotPayload is a ballot as its event records it. It holds no time: an event's payload is what a rerun of the
+// step compares with what is stored, and a rerun in a later workflow task takes a later time (the event's own
+// time column has it).
+func ballotPayload(b domain.Ballot) map[string]any {
+	return map[string]any{"revision": b.Revision, "outcome": b.Outcome, "comment": b.Comment}
+}
+
+// tally is the recorded outcome of a ballot: refused, or counted with the decision it brings (if any).
+type tally struct {
+	Refusal *domain.RuleError `json:"refusal,omitempty"`
+	Outcome domain.Outcome    `json:"outcome,omitempty"`
+	Decided bool              `json:"decided,omitempty"`
+}
+
+func (w *initiative) decide(ctx workflow.Context, in DecideInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		plan, err := w.planRules(ctx)
+		if err != nil {
+			return w.result(), err
+		}
 		b := w.ballot(ctx, in)
 		ballots := append(append([]domain.Ballot{}, w.state.Ballots...), b)
-		outcome, decided := domain.Resolve(ballots, w.plan.Settings.BoardQuorum)
-		if !decided {
-			return w.transition(ctx, EventBallotCast, in.Actor, b, func(next *domain.Initiative, _ time.Time) {
+		var t tally
+		if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+			if v := verdictOf(domain.CheckBallot(&w.state, b)); v.Refusal != nil {
+				return tally{Refusal: v.Refusal}
+			}
+			outcome, decided := domain.Resolve(ballots, plan.Settings.BoardQuorum)
+			return tally{Outcome: outcome, Decided: decided}
+		}).Get(&t); err != nil {
+			return w.result(), err
+		}
+		if t.Refusal != nil {
+			return w.result(), activities.RuleApplicationError(t.Refusal)
+		}
+		if !t.Decided {
+			cast, tr, err := w.next(ctx, w.state, EventBallotCast, in.Actor, ballotPayload(b), func(next *domain.Initiative, _ time.Time) {
 				next.Ballots = ballots
-			}, w.record)
+			})
+			if err != nil {
+				return w.result(), err
+			}
+			return w.commit(ctx, store.Step{Transitions: []store.Transition{tr}}, cast)
 		}
 		decide := func(phase domain.Phase) func(*domain.Initiative, time.Time) {
 			return func(next *domain.Initiative, now time.Time) {
 				next.Phase = phase
 				next.Ballots = nil
 				next.Decisions = append(next.Decisions, domain.Decision{
-					Revision: w.state.Revision, Outcome: outcome, Comment: b.Comment, Ballots: ballots, At: now})
+					Revision: w.state.Revision, Outcome: t.Outcome, Comment: b.Comment, Ballots: ballots, At: now})
 			}
 		}
-		switch outcome {
+		var (
+			event = EventApproved
+			phase = domain.PhaseFunding
+		)
+		switch t.Outcome {
 		case domain.OutcomeReject:
-			return w.transition(ctx, EventRejected, in.Actor, b, decide(domain.PhaseRejected), w.record)
+			event, phase = EventRejected, domain.PhaseRejected
 		case domain.OutcomeRequestChanges:
-			return w.transition(ctx, EventChangesRequested, in.Actor, b, decide(domain.PhaseChangesRequested), w.record)
+			event, phase = EventChangesRequested, domain.PhaseChangesRequested
 		}
-		if _, err := w.transition(ctx, EventApproved, in.Actor, b, decide(domain.PhaseFunding), w.reserve); err != nil {
-			return w.state, err
+		decided, tr, err := w.next(ctx, w.state, event, in.Actor, ballotPayload(b), decide(phase))
+		if err != nil {
+			return w.result(), err
 		}
-		return w.release(ctx, 1, in.Actor)
+		if t.Outcome != domain.OutcomeApprove {
+			return w.commit(ctx, store.Step{Transitions: []store.Transition{tr}}, decided)
+		}
+		// Approval is one step: the reservation of the whole budget and the release of tranche 1 commit together.
+		released, rel, err := w.release(ctx, decided, 1, in.Actor)
+		if err != nil {
+			return w.result(), err
+		}
+		res := &store.ReserveInput{PlanID: w.state.PlanID, InitiativeID: w.state.ID,
+			DelaftaleID: w.state.Proposal.DelaftaleID, Lines: w.state.Proposal.Budget, Transition: tr}
+		return w.commit(ctx, store.Step{Reserve: res, Release: &rel}, released)
 	})
 }
 
-func (w *initiative) reserve(ctx workflow.Context, tr store.Transition) error {
-	var a *activities.Activities
-	in := store.ReserveInput{
-		PlanID: w.plan.ID, InitiativeID: w.state.ID, DelaftaleID: w.state.Proposal.DelaftaleID,
-		Lines: w.state.Proposal.Budget, Transition: tr,
+// release computes the release of milestone no's tranche to finance, from the state `from`. The disbursement ID
+// is derived from the initiative and the milestone, so however often this runs there is one disbursement.
+func (w *initiative) release(ctx workflow.Context, from domain.Initiative, no int, actor domain.Actor) (domain.Initiative, store.ReleaseInput, error) {
+	m, ok := from.Milestone(no)
+	if !ok {
+		return from, store.ReleaseInput{}, fmt.Errorf("release: initiative %s has no milestone %d", from.ID, no)
 	}
-	return workflow.ExecuteLocalActivity(ctx, a.Reserve, in).Get(ctx, nil)
-}
-
-// release releases milestone no's tranche to finance. The disbursement ID is derived from the initiative and the
-// milestone, so however often this runs there is one disbursement.
-func (w *initiative) release(ctx workflow.Context, no int, actor domain.Actor) (domain.Initiative, error) {
-	m, _ := w.state.Milestone(no)
-	id := domain.DisbursementID(w.state.ID, no)
+	id := domain.DisbursementID(from.ID, no)
 	payload := map[string]any{"milestone_no": no, "disbursement_id": id, "tranche": m.Tranche}
-	var a *activities.Activities
-	return w.transition(ctx, EventTrancheReleased, actor, payload, func(next *domain.Initiative, now time.Time) {
+	next, tr, err := w.next(ctx, from, EventTrancheReleased, actor, payload, func(next *domain.Initiative, now time.Time) {
 		next.Phase = domain.PhaseFunding
 		nm, _ := next.Milestone(no)
 		nm.TrancheStatus = domain.TrancheReleased
 		nm.DisbursementID = id
 		nm.ReleasedAt = &now
-	}, func(ctx workflow.Context, tr store.Transition) error {
-		in := store.ReleaseInput{
-			PlanID: w.plan.ID, InitiativeID: w.state.ID, DelaftaleID: w.state.Proposal.DelaftaleID,
-			DisbursementID: id, MilestoneNo: no, MilestoneTitle: m.Title, Lines: m.Tranche, Transition: tr,
-		}
-		return workflow.ExecuteLocalActivity(ctx, a.ReleaseTranche, in).Get(ctx, nil)
 	})
+	if err != nil {
+		return from, store.ReleaseInput{}, err
+	}
+	return next, store.ReleaseInput{
+		PlanID: from.PlanID, InitiativeID: from.ID, DelaftaleID: from.Proposal.DelaftaleID,
+		DisbursementID: id, MilestoneNo: no, MilestoneTitle: m.Title, Lines: m.Tranche, Transition: tr,
+	}, nil
 }
 
-func (w *initiative) confirmPayment(ctx workflow.Context, in ConfirmPaymentInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckConfirmPayment(&w.state, in.Actor, in.DisbursementID, in.Reference) }
-	return w.locked(ctx, check, func() (domain.Initiative, error) {
+func (w *initiative) confirmPayment(ctx workflow.Context, in ConfirmPaymentInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		if err := w.check(ctx, func() error {
+			return domain.CheckConfirmPayment(&w.state, in.Actor, in.DisbursementID, in.Reference)
+		}); err != nil {
+			return w.result(), err
+		}
 		var m *domain.Milestone
 		for i := range w.state.Milestones {
 			if w.state.Milestones[i].DisbursementID == in.DisbursementID {
@@ -287,12 +429,11 @@ func (w *initiative) confirmPayment(ctx workflow.Context, in ConfirmPaymentInput
 			}
 		}
 		if m.TrancheStatus == domain.TranchePaid {
-			return w.state, nil // the same confirmation again: answer it with the first result
+			return w.result(), nil // the same confirmation again: answer it as the first was answered
 		}
 		no := m.No
-		var a *activities.Activities
 		payload := map[string]any{"milestone_no": no, "disbursement_id": in.DisbursementID, "reference": in.Reference}
-		return w.transition(ctx, EventPaymentConfirmed, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
+		paid, tr, err := w.next(ctx, w.state, EventPaymentConfirmed, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
 			nm, _ := next.Milestone(no)
 			nm.TrancheStatus = domain.TranchePaid
 			nm.PaidAt = &now
@@ -300,89 +441,136 @@ func (w *initiative) confirmPayment(ctx workflow.Context, in ConfirmPaymentInput
 			if next.Phase == domain.PhaseFunding {
 				next.Phase = domain.PhaseExecuting
 			}
-		}, func(ctx workflow.Context, tr store.Transition) error {
-			pay := store.PayInput{DisbursementID: in.DisbursementID, Reference: in.Reference, Actor: in.Actor, Transition: tr}
-			return workflow.ExecuteLocalActivity(ctx, a.ConfirmPayment, pay).Get(ctx, nil)
 		})
+		if err != nil {
+			return w.result(), err
+		}
+		pay := &store.PayInput{DisbursementID: in.DisbursementID, Reference: in.Reference, Actor: in.Actor, Transition: tr}
+		return w.commit(ctx, store.Step{Pay: pay}, paid)
 	})
 }
 
-func (w *initiative) resubmit(ctx workflow.Context, in ResubmitInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckResubmit(&w.state, in.Actor, w.plan, &in.Proposal, in.Comment) }
-	return w.locked(ctx, check, func() (domain.Initiative, error) {
+func (w *initiative) resubmit(ctx workflow.Context, in ResubmitInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		plan, err := w.planRules(ctx)
+		if err != nil {
+			return w.result(), err
+		}
+		if err := w.check(ctx, func() error {
+			p := in.Proposal
+			return domain.CheckResubmit(&w.state, in.Actor, plan, &p, in.Comment)
+		}); err != nil {
+			return w.result(), err
+		}
 		payload := map[string]any{"comment": in.Comment, "proposal": in.Proposal}
-		return w.transition(ctx, EventResubmitted, in.Actor, payload, func(next *domain.Initiative, _ time.Time) {
+		return w.plain(ctx, EventResubmitted, in.Actor, payload, func(next *domain.Initiative, _ time.Time) {
 			next.Phase = domain.PhaseBoardReview
 			next.Revision++
 			next.Proposal = in.Proposal
 			next.Milestones = domain.MilestonesFromPlan(in.Proposal.Milestones)
 			next.Ballots = nil
-		}, w.record)
+		})
 	})
 }
 
-func (w *initiative) withdraw(ctx workflow.Context, in WithdrawInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckWithdraw(&w.state, in.Actor, in.Reason) }
-	return w.locked(ctx, check, func() (domain.Initiative, error) {
-		return w.transition(ctx, EventWithdrawn, in.Actor, map[string]string{"reason": in.Reason},
+// plain computes and commits a step of one transition that moves no money.
+func (w *initiative) plain(ctx workflow.Context, eventType string, actor domain.Actor, payload any,
+	change func(next *domain.Initiative, now time.Time)) (UpdateResult, error) {
+	next, tr, err := w.next(ctx, w.state, eventType, actor, payload, change)
+	if err != nil {
+		return w.result(), err
+	}
+	return w.commit(ctx, store.Step{Transitions: []store.Transition{tr}}, next)
+}
+
+func (w *initiative) withdraw(ctx workflow.Context, in WithdrawInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		if err := w.check(ctx, func() error { return domain.CheckWithdraw(&w.state, in.Actor, in.Reason) }); err != nil {
+			return w.result(), err
+		}
+		return w.plain(ctx, EventWithdrawn, in.Actor, map[string]string{"reason": in.Reason},
 			func(next *domain.Initiative, _ time.Time) {
 				next.Phase = domain.PhaseWithdrawn
 				next.WithdrawnReason = in.Reason
-			}, w.record)
+			})
 	})
 }
 
-func (w *initiative) reportMilestone(ctx workflow.Context, in ReportMilestoneInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckReport(&w.state, in.Actor, in.No, in.Summary, in.SpentØre) }
-	return w.locked(ctx, check, func() (domain.Initiative, error) {
+func (w *initiative) reportMilestone(ctx workflow.Context, in ReportMilestoneInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		if err := w.check(ctx, func() error {
+			return domain.CheckReport(&w.state, in.Actor, in.No, in.Summary, in.SpentØre)
+		}); err != nil {
+			return w.result(), err
+		}
 		payload := map[string]any{"milestone_no": in.No, "summary": in.Summary, "spent_ore": in.SpentØre}
-		return w.transition(ctx, EventMilestoneReported, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
+		return w.plain(ctx, EventMilestoneReported, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
 			m, _ := next.Milestone(in.No)
 			m.Report = &domain.Report{Summary: in.Summary, SpentØre: in.SpentØre, Actor: in.Actor, At: now}
-		}, w.record)
+		})
 	})
 }
 
-func (w *initiative) acceptMilestone(ctx workflow.Context, in AcceptMilestoneInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckAcceptMilestone(&w.state, in.Actor, in.No, in.Comment) }
-	return w.locked(ctx, check, func() (domain.Initiative, error) {
+func (w *initiative) acceptMilestone(ctx workflow.Context, in AcceptMilestoneInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		if err := w.check(ctx, func() error {
+			return domain.CheckAcceptMilestone(&w.state, in.Actor, in.No, in.Comment)
+		}); err != nil {
+			return w.result(), err
+		}
 		last := in.No == len(w.state.Milestones)
 		payload := map[string]any{"milestone_no": in.No, "comment": in.Comment}
-		_, err := w.transition(ctx, EventMilestoneAccepted, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
+		accepted, tr, err := w.next(ctx, w.state, EventMilestoneAccepted, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
 			m, _ := next.Milestone(in.No)
 			actor := in.Actor
 			m.AcceptedBy, m.AcceptedAt = &actor, &now
 			if last {
 				next.Phase = domain.PhaseEvaluation
 			}
-		}, w.record)
-		if err != nil || last {
-			return w.state, err
+		})
+		if err != nil {
+			return w.result(), err
 		}
-		return w.release(ctx, in.No+1, in.Actor)
+		if last {
+			return w.commit(ctx, store.Step{Transitions: []store.Transition{tr}}, accepted)
+		}
+		// Accepting milestone k is one step with the release of tranche k+1.
+		released, rel, err := w.release(ctx, accepted, in.No+1, in.Actor)
+		if err != nil {
+			return w.result(), err
+		}
+		return w.commit(ctx, store.Step{Transitions: []store.Transition{tr}, Release: &rel}, released)
 	})
 }
 
-func (w *initiative) submitEvaluation(ctx workflow.Context, in SubmitEvaluationInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckSubmitEvaluation(&w.state, in.Actor, in.Summary, in.Results) }
-	return w.locked(ctx, check, func() (domain.Initiative, error) {
+func (w *initiative) submitEvaluation(ctx workflow.Context, in SubmitEvaluationInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		if err := w.check(ctx, func() error {
+			return domain.CheckSubmitEvaluation(&w.state, in.Actor, in.Summary, in.Results)
+		}); err != nil {
+			return w.result(), err
+		}
 		payload := map[string]any{"summary": in.Summary, "results": in.Results}
-		return w.transition(ctx, EventEvaluationSent, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
+		return w.plain(ctx, EventEvaluationSent, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
 			next.Evaluation = &domain.Evaluation{Summary: in.Summary, Results: in.Results, SubmittedBy: in.Actor, SubmittedAt: now}
-		}, w.record)
+		})
 	})
 }
 
-func (w *initiative) acceptEvaluation(ctx workflow.Context, in AcceptEvaluationInput) (domain.Initiative, error) {
-	check := func() error { return domain.CheckAcceptEvaluation(&w.state, in.Actor, in.Comment) }
-	return w.locked(ctx, check, func() (domain.Initiative, error) {
-		return w.transition(ctx, EventEvaluationOK, in.Actor, map[string]string{"comment": in.Comment},
+func (w *initiative) acceptEvaluation(ctx workflow.Context, in AcceptEvaluationInput) (UpdateResult, error) {
+	return w.locked(ctx, func() (UpdateResult, error) {
+		if err := w.check(ctx, func() error {
+			return domain.CheckAcceptEvaluation(&w.state, in.Actor, in.Comment)
+		}); err != nil {
+			return w.result(), err
+		}
+		return w.plain(ctx, EventEvaluationOK, in.Actor, map[string]string{"comment": in.Comment},
 			func(next *domain.Initiative, now time.Time) {
 				actor := in.Actor
 				next.Evaluation.AcceptedBy, next.Evaluation.AcceptedAt = &actor, &now
 				next.Evaluation.Comment = in.Comment
 				next.Phase = domain.PhaseCompleted
-			}, w.record)
+			})
 	})
 }
 

@@ -2,8 +2,10 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,73 +28,142 @@ var (
 	peter = domain.Actor{UserID: "fin-peter", Name: "Peter Holm", Role: domain.RoleFinance}
 )
 
-// fakeStore keeps what the activities write, like PostgreSQL would: idempotent by the same keys.
+// fakeStore keeps what the activities write, the way PostgreSQL does: a step is all or nothing, and a rerun of a
+// step finds its own rows (same event type, actor, phases and payload under each seq) and writes nothing, while
+// another transition under a taken seq is a divergence. It counts every write per key, so a test can prove that
+// nothing was written twice.
 type fakeStore struct {
-	mu          sync.Mutex
-	events      map[int64]store.Event
-	snapshot    domain.Initiative
-	reserved    map[string]domain.Money
-	releases    map[string]store.ReleaseInput
-	payments    map[string]string // disbursement -> reference
-	reserveErr  error
-	failRecords int // transient failures before RecordTransition succeeds
+	mu         sync.Mutex
+	plan       domain.Plan
+	events     map[int64]store.Event
+	snapshot   domain.Initiative
+	reserved   map[string]domain.Money
+	releases   map[string]store.ReleaseInput
+	payments   map[string]string // disbursement -> reference
+	writes     map[string]int    // key -> times written
+	reserveErr error
+	// down fails this many attempts of steps that record failStep ("" for any step) as if PostgreSQL were
+	// stopped; attempts counts every call.
+	down     int
+	failStep string
+	attempts int
+	// loseAnswers commits this many steps and then reports failure, as a connection that breaks after COMMIT.
+	// shiftLost, if set, stores those steps' snapshots as if written that much later, as a first attempt in a
+	// workflow task that was then lost would have.
+	loseAnswers int
+	shiftLost   time.Duration
 }
 
-func newFakeStore() *fakeStore {
-	return &fakeStore{events: map[int64]store.Event{}, reserved: map[string]domain.Money{},
-		releases: map[string]store.ReleaseInput{}, payments: map[string]string{}}
+func newFakeStore(plan domain.Plan) *fakeStore {
+	return &fakeStore{plan: plan, events: map[int64]store.Event{}, reserved: map[string]domain.Money{},
+		releases: map[string]store.ReleaseInput{}, payments: map[string]string{}, writes: map[string]int{}}
 }
 
-func (f *fakeStore) record(t store.Transition) {
-	if _, ok := f.events[t.Event.Seq]; !ok {
-		f.events[t.Event.Seq] = t.Event
-	}
-	if t.Snapshot.Version > f.snapshot.Version {
-		f.snapshot = t.Snapshot
-	}
+func sameEvent(a, b store.Event) bool {
+	return a.Type == b.Type && a.ActorID == b.ActorID && a.ActorRole == b.ActorRole &&
+		a.PhaseBefore == b.PhaseBefore && a.PhaseAfter == b.PhaseAfter && string(a.Payload) == string(b.Payload)
 }
 
-func (f *fakeStore) RecordTransition(_ context.Context, t store.Transition) error {
+func (f *fakeStore) WriteStep(_ context.Context, s store.Step) (store.StepResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failRecords > 0 {
-		f.failRecords--
-		return errors.New("connection reset by peer")
+	f.attempts++
+	var trs []store.Transition
+	if s.Reserve != nil {
+		if f.reserveErr != nil {
+			return store.StepResult{}, f.reserveErr
+		}
+		trs = append(trs, s.Reserve.Transition)
 	}
-	f.record(t)
-	return nil
+	trs = append(trs, s.Transitions...)
+	if s.Release != nil {
+		trs = append(trs, s.Release.Transition)
+	}
+	if s.Pay != nil {
+		if ref, ok := f.payments[s.Pay.DisbursementID]; ok && ref != s.Pay.Reference {
+			return store.StepResult{}, domain.Refuse(domain.CodeAlreadyPaid, "paid with %s", ref)
+		}
+		trs = append(trs, s.Pay.Transition)
+	}
+	if f.down > 0 && slices.ContainsFunc(trs, func(tr store.Transition) bool {
+		return f.failStep == "" || tr.Event.Type == f.failStep
+	}) {
+		f.down--
+		return store.StepResult{}, fmt.Errorf("begin: %w: dial tcp 127.0.0.1:5432: connection refused", store.ErrUnavailable)
+	}
+	existed := 0
+	for _, tr := range trs {
+		if e, ok := f.events[tr.Event.Seq]; ok {
+			if !sameEvent(e, tr.Event) {
+				return store.StepResult{}, fmt.Errorf("seq %d: %w", tr.Event.Seq, store.ErrDivergence)
+			}
+			existed++
+		}
+	}
+	last := trs[len(trs)-1].Snapshot
+	if existed == len(trs) {
+		res := store.StepResult{}
+		if f.snapshot.Version == last.Version && !sameJSON(f.snapshot, last) {
+			stored := f.snapshot
+			res.Stored = &stored
+		}
+		return res, nil
+	}
+	for _, tr := range trs {
+		f.events[tr.Event.Seq] = tr.Event
+		f.writes[fmt.Sprintf("event/%d", tr.Event.Seq)]++
+	}
+	f.snapshot = last
+	if f.loseAnswers > 0 && f.shiftLost != 0 {
+		f.snapshot.UpdatedAt = f.snapshot.UpdatedAt.Add(f.shiftLost)
+	}
+	if s.Reserve != nil {
+		for _, l := range s.Reserve.Lines {
+			f.reserved[l.SourceID] = l.AmountØre
+			f.writes["reserve/"+l.SourceID]++
+		}
+	}
+	if s.Release != nil {
+		f.releases[s.Release.DisbursementID] = *s.Release
+		f.writes["release/"+s.Release.DisbursementID]++
+	}
+	if s.Pay != nil {
+		f.payments[s.Pay.DisbursementID] = s.Pay.Reference
+		f.writes["pay/"+s.Pay.DisbursementID]++
+	}
+	if f.loseAnswers > 0 {
+		f.loseAnswers--
+		return store.StepResult{}, errors.New("read tcp 127.0.0.1:5432: connection reset by peer (after COMMIT)")
+	}
+	return store.StepResult{}, nil
 }
 
-func (f *fakeStore) Reserve(_ context.Context, in store.ReserveInput) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.reserveErr != nil {
-		return f.reserveErr
-	}
-	for _, l := range in.Lines {
-		f.reserved[l.SourceID] = l.AmountØre // keyed like the ledger: once per initiative and source
-	}
-	f.record(in.Transition)
-	return nil
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
-func (f *fakeStore) Release(_ context.Context, in store.ReleaseInput) error {
+func (f *fakeStore) GetPlan(context.Context, string) (domain.Plan, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.releases[in.DisbursementID] = in
-	f.record(in.Transition)
-	return nil
+	return f.plan, nil
 }
 
-func (f *fakeStore) ConfirmPayment(_ context.Context, in store.PayInput) error {
+func (f *fakeStore) GetInitiative(context.Context, string) (domain.Initiative, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if ref, ok := f.payments[in.DisbursementID]; ok && ref != in.Reference {
-		return domain.Refuse(domain.CodeAlreadyPaid, "paid with %s", ref)
+	return f.snapshot, nil
+}
+
+// writtenOnce fails the test if any key was written more than once.
+func (f *fakeStore) writtenOnce(t *testing.T) {
+	t.Helper()
+	for k, n := range f.writes {
+		if n != 1 {
+			t.Errorf("%s written %d times, want once", k, n)
+		}
 	}
-	f.payments[in.DisbursementID] = in.Reference
-	f.record(in.Transition)
-	return nil
 }
 
 func viborg(t *testing.T) domain.Plan {
@@ -141,12 +212,20 @@ type step struct {
 type outcome struct {
 	rejected bool
 	err      error
-	result   domain.Initiative
+	result   workflows.UpdateResult
+	sent     time.Time // test time when the update was sent
+	at       time.Time // test time when the update completed
 }
 
 // run starts an initiative, sends the steps one simulated hour apart, queries the state after the last and, if
 // the workflow is still open, cancels it. It returns the final state.
 func run(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step) domain.Initiative {
+	t.Helper()
+	return runWith(t, plan, fake, steps, nil)
+}
+
+// runWith is run, telling observe the outcome of each step once all have run.
+func runWith(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step, observe func(i int, o outcome)) domain.Initiative {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
@@ -157,10 +236,15 @@ func run(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step) domain.I
 	for i, st := range steps {
 		i, st := i, st
 		env.RegisterDelayedCallback(func() {
+			outcomes[i].sent = env.Now()
 			env.UpdateWorkflow(st.update, fmt.Sprintf("u%d", i), &testsuite.TestUpdateCallback{
-				OnReject:   func(err error) { outcomes[i] = outcome{rejected: true, err: err} },
-				OnAccept:   func() {},
-				OnComplete: func(r any, err error) { outcomes[i].err = err; outcomes[i].result, _ = r.(domain.Initiative) },
+				OnReject: func(err error) { outcomes[i].rejected, outcomes[i].err = true, err },
+				OnAccept: func() {},
+				OnComplete: func(r any, err error) {
+					outcomes[i].err = err
+					outcomes[i].result, _ = r.(workflows.UpdateResult)
+					outcomes[i].at = env.Now()
+				},
 			}, st.arg)
 		}, time.Duration(i+1)*time.Hour)
 	}
@@ -183,17 +267,22 @@ func run(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step) domain.I
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not finish")
 	}
-	if final.ID == "" { // the workflow closed before the query: its result is the final state
-		if err := env.GetWorkflowResult(&final); err != nil {
+	if final.ID == "" { // the workflow closed before the query: the read model holds the final state
+		var res workflows.UpdateResult
+		if err := env.GetWorkflowResult(&res); err != nil {
 			t.Fatalf("workflow failed: %v", err)
 		}
-		if !final.Phase.Terminal() {
-			t.Fatalf("workflow closed in phase %s", final.Phase)
+		if !res.Phase.Terminal() {
+			t.Fatalf("workflow closed in phase %s", res.Phase)
 		}
+		final = fake.snapshot
 	}
 
 	for i, st := range steps {
 		o := outcomes[i]
+		if observe != nil {
+			observe(i, o)
+		}
 		if st.wantCode == "" {
 			if o.rejected || o.err != nil {
 				t.Fatalf("step %d %s: got error %v (rejected=%v), want success", i, st.name, o.err, o.rejected)
@@ -256,7 +345,7 @@ func happyPath() []step {
 }
 
 func TestLifecycleFromProposalToCompleted(t *testing.T) {
-	fake := newFakeStore()
+	fake := newFakeStore(viborg(t))
 	final := run(t, viborg(t), fake, happyPath())
 
 	if final.Phase != domain.PhaseCompleted {
@@ -354,7 +443,7 @@ func TestRefusedActionsLeaveTheWorkflowRunning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.bad.name, tc.bad.rejected = "bad", true
 			steps := append(append(append([]step{}, tc.before...), tc.bad), tc.after)
-			fake := newFakeStore()
+			fake := newFakeStore(viborg(t))
 			run(t, viborg(t), fake, steps)
 			// A refused action writes nothing: one event per successful step plus the submission (and a release
 			// for an approval or an accepted non-final milestone).
@@ -380,7 +469,7 @@ func TestEvaluationRefusals(t *testing.T) {
 		step{name: "submit_twice", update: workflows.UpdateSubmitEvaluation, arg: evaluation(), wantCode: domain.CodeConflict, rejected: true},
 		step{name: "accept", update: workflows.UpdateAcceptEvaluation, arg: workflows.AcceptEvaluationInput{Actor: hanne}, wantPhase: domain.PhaseCompleted},
 	)
-	if final := run(t, viborg(t), newFakeStore(), steps); final.Phase != domain.PhaseCompleted {
+	if final := run(t, viborg(t), newFakeStore(viborg(t)), steps); final.Phase != domain.PhaseCompleted {
 		t.Fatalf("phase %s, want completed", final.Phase)
 	}
 }
@@ -390,7 +479,7 @@ func TestChangesRequestedThenResubmittedThenApproved(t *testing.T) {
 	revised.Title = "Jobbro Vestervang og Ringparken"
 	bad := proposal()
 	bad.Milestones[0].DueDate = domain.NewDate(2027, 1, 1)
-	fake := newFakeStore()
+	fake := newFakeStore(viborg(t))
 	final := run(t, viborg(t), fake, []step{
 		{name: "request_changes", update: workflows.UpdateDecide, arg: decide(hanne, domain.OutcomeRequestChanges, "Uddyb målgruppen"), wantPhase: domain.PhaseChangesRequested},
 		{name: "resubmit_outside_period", update: workflows.UpdateResubmit, arg: workflows.ResubmitInput{Actor: mette, Proposal: bad}, wantCode: domain.CodeValidation, rejected: true},
@@ -409,7 +498,7 @@ func TestChangesRequestedThenResubmittedThenApproved(t *testing.T) {
 }
 
 func TestWithdrawnAfterChangesWereRequested(t *testing.T) {
-	fake := newFakeStore()
+	fake := newFakeStore(viborg(t))
 	final := run(t, viborg(t), fake, []step{
 		{name: "request_changes", update: workflows.UpdateDecide, arg: decide(hanne, domain.OutcomeRequestChanges, "For dyrt"), wantPhase: domain.PhaseChangesRequested},
 		{name: "resubmit_by_board", update: workflows.UpdateResubmit, arg: workflows.ResubmitInput{Actor: hanne, Proposal: proposal()}, wantCode: domain.CodeForbidden, rejected: true},
@@ -427,7 +516,7 @@ func TestRejectionAndWithdrawalCloseTheWorkflow(t *testing.T) {
 		"withdrawn": {update: workflows.UpdateWithdraw, arg: workflows.WithdrawInput{Actor: mette, Reason: "Dækket af kommunen"}, wantPhase: domain.PhaseWithdrawn},
 	} {
 		t.Run(name, func(t *testing.T) {
-			fake := newFakeStore()
+			fake := newFakeStore(viborg(t))
 			final := run(t, viborg(t), fake, []step{st})
 			if final.Phase != st.wantPhase || len(fake.reserved) != 0 {
 				t.Fatalf("phase %s reserved %v", final.Phase, fake.reserved)
@@ -437,7 +526,7 @@ func TestRejectionAndWithdrawalCloseTheWorkflow(t *testing.T) {
 }
 
 func TestApprovalWithoutMoneyIsRefusedAndNothingReleased(t *testing.T) {
-	fake := newFakeStore()
+	fake := newFakeStore(viborg(t))
 	fake.reserveErr = domain.Refuse(domain.CodeInsufficientFunds, "Landsbyggefonden har kun 0,00 kr. tilbage")
 	final := run(t, viborg(t), fake, []step{
 		{name: "approve", update: workflows.UpdateDecide, arg: decide(hanne, domain.OutcomeApprove, ""), wantCode: domain.CodeInsufficientFunds},
@@ -449,7 +538,7 @@ func TestApprovalWithoutMoneyIsRefusedAndNothingReleased(t *testing.T) {
 }
 
 func TestSameConfirmationTwiceIsOnePayment(t *testing.T) {
-	fake := newFakeStore()
+	fake := newFakeStore(viborg(t))
 	steps := happyPath()[:2]
 	steps = append(steps, step{name: "pay_1_again", update: workflows.UpdateConfirmPayment, arg: confirm(1, "BANK-1"), wantPhase: domain.PhaseExecuting})
 	final := run(t, viborg(t), fake, steps)
@@ -467,7 +556,7 @@ func TestSameConfirmationTwiceIsOnePayment(t *testing.T) {
 func TestQuorumOfTwoNeedsTwoBallots(t *testing.T) {
 	plan := viborg(t)
 	plan.Settings.BoardQuorum = 2
-	fake := newFakeStore()
+	fake := newFakeStore(plan)
 	final := run(t, plan, fake, []step{
 		{name: "first_ballot", update: workflows.UpdateDecide, arg: decide(hanne, domain.OutcomeApprove, ""), wantPhase: domain.PhaseBoardReview},
 		{name: "same_member_again", update: workflows.UpdateDecide, arg: decide(hanne, domain.OutcomeApprove, ""), wantCode: domain.CodeConflict, rejected: true},
@@ -479,10 +568,68 @@ func TestQuorumOfTwoNeedsTwoBallots(t *testing.T) {
 }
 
 func TestTransientDatabaseErrorsAreRetriedWithoutDuplicates(t *testing.T) {
-	fake := newFakeStore()
-	fake.failRecords = 3
+	fake := newFakeStore(viborg(t))
+	fake.down = 3
 	final := run(t, viborg(t), fake, happyPath())
 	if final.Phase != domain.PhaseCompleted || len(fake.events) != 12 {
 		t.Fatalf("phase %s events %d, want completed and 12", final.Phase, len(fake.events))
 	}
+	fake.writtenOnce(t)
+}
+
+// The database is down for longer than ten minutes while the board approves: the approval's step is retried, with
+// backoff, until PostgreSQL is back; then the update completes, the workflow goes on to completion, and nothing
+// is written twice.
+func TestApprovalWaitsOutATenMinuteOutage(t *testing.T) {
+	fake := newFakeStore(viborg(t))
+	fake.down, fake.failStep = 20, workflows.EventApproved
+	var waited time.Duration
+	final := runWith(t, viborg(t), fake, happyPath(), func(i int, o outcome) {
+		if i == 0 {
+			waited = o.at.Sub(o.sent)
+		}
+	})
+	if final.Phase != domain.PhaseCompleted {
+		t.Fatalf("phase %s, want completed", final.Phase)
+	}
+	t.Logf("the approval completed %s (test time) after it was sent, after %d attempts", waited, fake.attempts)
+	if waited < 10*time.Minute {
+		t.Fatalf("approval completed %s after it was sent, want after the outage of more than 10 minutes", waited)
+	}
+	if fake.down != 0 {
+		t.Fatalf("%d failures left; the outage did not run its course", fake.down)
+	}
+	fake.writtenOnce(t)
+}
+
+// Every step commits and then loses its answer (the connection breaks after COMMIT): each is retried, finds its
+// own rows, and the lifecycle completes with every event, reservation, release and payment written once.
+func TestLostAnswersAfterCommitAreNotRepeated(t *testing.T) {
+	fake := newFakeStore(viborg(t))
+	fake.loseAnswers = 100
+	final := run(t, viborg(t), fake, happyPath())
+	if final.Phase != domain.PhaseCompleted || len(fake.events) != 12 {
+		t.Fatalf("phase %s events %d, want completed and 12", final.Phase, len(fake.events))
+	}
+	// One lost answer per step that writes: the submission and the nine updates of the happy path.
+	if lost := 100 - fake.loseAnswers; lost != 10 {
+		t.Fatalf("answers lost: %d, want 10", lost)
+	}
+	fake.writtenOnce(t)
+}
+
+// A step commits, the worker dies before the workflow task completes, and the next worker runs the update again
+// at a later time: the rerun finds the step with the first attempt's times, and the workflow adopts what was
+// stored rather than its own recomputation, so the workflow and the read model agree to the byte.
+func TestRerunAfterACrashAdoptsWhatTheFirstAttemptStored(t *testing.T) {
+	fake := newFakeStore(viborg(t))
+	fake.loseAnswers, fake.shiftLost = 100, time.Minute
+	final := run(t, viborg(t), fake, happyPath())
+	if final.Phase != domain.PhaseCompleted {
+		t.Fatalf("phase %s, want completed", final.Phase)
+	}
+	if !sameJSON(final, fake.snapshot) {
+		t.Fatalf("the workflow's state and the read model differ:\nworkflow %+v\nstored   %+v", final, fake.snapshot)
+	}
+	fake.writtenOnce(t)
 }

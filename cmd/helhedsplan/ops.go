@@ -14,34 +14,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
+	"github.com/helhedsplan/helhedsplan/api"
 	"github.com/helhedsplan/helhedsplan/config"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
-// serveOps serves the worker's operational endpoints: /healthz (the process runs), /readyz (PostgreSQL and
-// Temporal answer) and /metrics. The worker has no API, and orchestrators need something to probe.
+// serveOps serves the worker's operational endpoints: /healthz (the process runs), /readyz and /metrics. The
+// worker has no API, and orchestrators need something to probe. /readyz checks what the worker needs, the same as
+// the API's (api.Readiness): PostgreSQL answers and has every migration this binary embeds, Temporal answers and
+// the configured namespace exists; a 503 names the failing check, never its error.
 func serveOps(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client) error {
 	reg := newRegistry()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		rctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		var down []string
-		if err := st.Ping(rctx); err != nil {
-			log.Warn("readyz: postgresql", "error", err)
-			down = append(down, "postgresql")
-		}
-		if _, err := c.CheckHealth(rctx, &client.CheckHealthRequest{}); err != nil {
-			log.Warn("readyz: temporal", "error", err)
-			down = append(down, "temporal")
-		}
-		if len(down) > 0 {
-			http.Error(w, "not ready: "+strings.Join(down, ", "), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	ready := api.NewReadiness(st, api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace), 3*time.Second,
+		log.With("component", "ops"))
+	mux.Handle("GET /readyz", ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Addr: cfg.OpsListen, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)

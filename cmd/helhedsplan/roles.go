@@ -75,9 +75,21 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveAPI serves HTTP until ctx ends, then drains in-flight requests.
+// serveAPI serves HTTP until ctx ends, then drains in-flight requests. Alongside, it purges expired
+// Idempotency-Key records every api.IdempotencyPurgeInterval, and stops that before returning (the store closes
+// after).
 func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg *prometheus.Registry) error {
-	e := api.New(api.Config{RequestTimeout: cfg.UpdateTimeout}, st, api.NewTemporalWorkflows(c), log, reg, reg)
+	e := api.New(api.Config{RequestTimeout: cfg.UpdateTimeout}, st, api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace), log, reg, reg)
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		api.RunIdempotencyPurger(purgeCtx, st, api.IdempotencyPurgeInterval, log.With("component", "idempotency"))
+	}()
+	defer func() {
+		stopPurge()
+		<-purged
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("api listening", "addr", cfg.Listen)

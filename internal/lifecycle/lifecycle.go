@@ -138,6 +138,14 @@ func (d *Driver) Complete(ctx context.Context, in Initiative, spentPerMilestone 
 	if err != nil {
 		return in, fmt.Errorf("approve: %w", err)
 	}
+	return d.Finish(ctx, in, spentPerMilestone)
+}
+
+// Finish takes an approved initiative (tranche 1 released) to completed: for each milestone pay its tranche,
+// report and accept, then evaluate.
+func (d *Driver) Finish(ctx context.Context, in Initiative, spentPerMilestone int64) (Initiative, error) {
+	id := in.ID
+	var err error
 	for i := range in.Milestones {
 		no := i + 1
 		if in.Phase != "funding" || in.Milestones[i].TrancheStatus != "released" {

@@ -28,9 +28,15 @@ import (
 type Options struct {
 	// NoWorker leaves the worker out (a test runs its own, e.g. in a process it can kill).
 	NoWorker bool
-	Faults   activities.Faults
-	Log      *slog.Logger
-	Worker   worker.Options
+	// Faults, when set, is called after every committed step (see activities.Faults).
+	Faults activities.Faults
+	// WorkerStore, when set, is the worker's own connection to the database (the API keeps the store given to
+	// Start), so a test can take the database away from the worker alone, mid-step.
+	WorkerStore *store.Store
+	Log    *slog.Logger
+	Worker worker.Options
+	// API configures the HTTP API (zero fields take its defaults), e.g. a short RequestTimeout for outage tests.
+	API api.Config
 	// WebhookURL and WebhookSecret, when set, run the outbox dispatcher as the worker role does.
 	WebhookURL    string
 	WebhookSecret string
@@ -74,7 +80,11 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 		s.Tokens[u.ID] = token
 	}
 	if !opts.NoWorker {
-		s.worker = worker.New(c, &activities.Activities{Store: st, Faults: opts.Faults}, opts.Worker)
+		wst := st
+		if opts.WorkerStore != nil {
+			wst = opts.WorkerStore
+		}
+		s.worker = worker.New(c, &activities.Activities{Store: wst, Faults: opts.Faults, Log: log}, opts.Worker)
 		if err := s.worker.Start(); err != nil {
 			return nil, err
 		}
@@ -91,7 +101,7 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 		}()
 	}
 	reg := prometheus.NewRegistry()
-	s.server = httptest.NewServer(api.New(api.Config{}, st, api.NewTemporalWorkflows(c), log, reg, reg))
+	s.server = httptest.NewServer(api.New(opts.API, st, api.NewTemporalWorkflows(c), log, reg, reg))
 	s.URL = s.server.URL
 	return s, nil
 }
