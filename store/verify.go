@@ -1,0 +1,786 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Rules VerifyLedger checks. Each is a stable code (operators grep for it, tests match on it); the order of this
+// list is the order violations are reported in, money before bookkeeping, so the first one named is the most
+// urgent.
+const (
+	// RuleAmountBounds: every stored amount (ledger, disbursement lines and totals, commitments, delaftale frames,
+	// initiative budgets, and the amounts in the read model's snapshots) lies within 0..10^15 øre.
+	RuleAmountBounds = "amount_bounds"
+	// RuleSumRange: every plan's sums per kind of entry (and of its commitments) fit in int64, as the budget
+	// endpoint adds them up in Go.
+	RuleSumRange = "sum_range"
+	// RuleReservedWithinCommitted: per plan and source, reserved minus unreserved is at most committed.
+	RuleReservedWithinCommitted = "reserved_within_committed"
+	// RulePaidWithinReleased: per initiative and source, paid is at most released.
+	RulePaidWithinReleased = "paid_within_released"
+	// RuleReleasedWithinReserved: per initiative and source, released plus unreserved is at most reserved.
+	RuleReleasedWithinReserved = "released_within_reserved"
+	// RuleDisbursementTotal: a disbursement's total equals the sum of its lines.
+	RuleDisbursementTotal = "disbursement_total"
+	// RuleReleaseEntry: every disbursement line has exactly its release entry (release/<disbursement>/<source>,
+	// same amount, plan, initiative, delaftale and milestone), and every release entry has its line.
+	RuleReleaseEntry = "release_entry"
+	// RulePayEntry: a paid disbursement has a pay entry per line (pay/<disbursement>/<source>, same figures), a
+	// pending one has none, and every pay entry has its line.
+	RulePayEntry = "pay_entry"
+	// RulePlanReference: ledger entries, disbursements and their lines belong to the plan of what they refer to,
+	// and what they refer to exists.
+	RulePlanReference = "plan_reference"
+	// RuleEntryKey: an entry's idempotency key matches its kind, initiative and source.
+	RuleEntryKey = "entry_key"
+	// RuleReservationBudget: per initiative and source, reserved minus unreserved equals the approved budget once
+	// approved (funding, executing, evaluation, completed), and zero before or without approval.
+	RuleReservationBudget = "reservation_budget"
+	// RuleTrancheReleases: per initiative, milestone and source, the releases equal the tranche of a milestone the
+	// read model shows as released or paid, and nothing else is released.
+	RuleTrancheReleases = "tranche_releases"
+	// RuleTranchePayments: the same for payments and milestones shown as paid.
+	RuleTranchePayments = "tranche_payments"
+	// RuleEventLog: an initiative's events are seqs 1..version without gaps, each starts in the phase the one
+	// before ended in, and the last ends in the read model's phase.
+	RuleEventLog = "event_log"
+)
+
+// ledgerRules is the report order.
+var ledgerRules = []string{RuleAmountBounds, RuleSumRange, RuleReservedWithinCommitted, RulePaidWithinReleased,
+	RuleReleasedWithinReserved, RuleDisbursementTotal, RuleReleaseEntry, RulePayEntry, RulePlanReference,
+	RuleEntryKey, RuleReservationBudget, RuleTrancheReleases, RuleTranchePayments, RuleEventLog}
+
+// LedgerRules lists the rules VerifyLedger checks, in the order it reports violations.
+func LedgerRules() []string { return slices.Clone(ledgerRules) }
+
+// Violation is one broken rule found by VerifyLedger.
+type Violation struct {
+	Rule    string // one of the Rule constants
+	Subject string // what it is about, e.g. "indsats a, kilde lbf"
+	Detail  string // what is wrong, in Danish, with the figures
+}
+
+func (v Violation) String() string { return v.Rule + ": " + v.Subject + ": " + v.Detail }
+
+// LedgerReport is what VerifyLedgerReport looked at and what it found.
+type LedgerReport struct {
+	Plans             int
+	Initiatives       int
+	Events            int
+	Entries           int
+	Disbursements     int
+	DisbursementLines int
+	Violations        []Violation // empty when every rule holds
+}
+
+// VerifyLedger recomputes every balance from the rows and checks every money and audit rule (the Rule constants).
+// It returns the violations in a fixed order (by rule, then subject), or an empty slice when the ledger is clean.
+// Most rules are also enforced by the database on every write (migration 00005); this finds what got past
+// them anyway: rows written with triggers disabled, a restored backup, a rule the database cannot express per row.
+func (s *Store) VerifyLedger(ctx context.Context) ([]Violation, error) {
+	r, err := s.VerifyLedgerReport(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Violations, nil
+}
+
+// VerifyLedgerReport is VerifyLedger with counts of what was checked, for `helhedsplan ledger verify`.
+//
+// Everything is read in one REPEATABLE READ, read-only transaction: the checks compare tables with each other, and
+// a write committing between two of them would otherwise show up as a violation that never existed. Sums are
+// computed in numeric, so a sum that no longer fits in bigint is reported, not an error.
+func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return LedgerReport{}, ledgerDBError(err, "verify ledger: begin")
+	}
+	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
+
+	const qCounts = `
+		SELECT (SELECT count(*) FROM plans)              AS plans,
+		       (SELECT count(*) FROM initiatives)        AS initiatives,
+		       (SELECT count(*) FROM initiative_events)  AS events,
+		       (SELECT count(*) FROM ledger_entries)     AS entries,
+		       (SELECT count(*) FROM disbursements)      AS disbursements,
+		       (SELECT count(*) FROM disbursement_lines) AS disbursement_lines`
+	var counts struct {
+		Plans             int `db:"plans"`
+		Initiatives       int `db:"initiatives"`
+		Events            int `db:"events"`
+		Entries           int `db:"entries"`
+		Disbursements     int `db:"disbursements"`
+		DisbursementLines int `db:"disbursement_lines"`
+	}
+	if err := sqlx.GetContext(ctx, tx, &counts, qCounts); err != nil {
+		return LedgerReport{}, ledgerDBError(err, "verify ledger: counts")
+	}
+	r := LedgerReport{Plans: counts.Plans, Initiatives: counts.Initiatives, Events: counts.Events,
+		Entries: counts.Entries, Disbursements: counts.Disbursements, DisbursementLines: counts.DisbursementLines}
+
+	checks := []struct {
+		name string
+		fn   func(context.Context, *sqlx.Tx) ([]Violation, error)
+	}{
+		{"amount bounds", verifyAmountBounds},
+		{"sums", verifySums},
+		{"source balances", verifySourceBalances},
+		{"initiative balances", verifyInitiativeBalances},
+		{"disbursement totals", verifyDisbursementTotals},
+		{"release entries", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+			return verifyLineEntries(ctx, tx, "release")
+		}},
+		{"pay entries", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+			return verifyLineEntries(ctx, tx, "pay")
+		}},
+		{"plan references", verifyPlanReferences},
+		{"entry keys", verifyEntryKeys},
+		{"reservations", verifyReservations},
+		{"tranche releases", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+			return verifyTranches(ctx, tx, "release")
+		}},
+		{"tranche payments", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+			return verifyTranches(ctx, tx, "pay")
+		}},
+		{"event log", verifyEventLog},
+	}
+	r.Violations = []Violation{}
+	for _, c := range checks {
+		vs, err := c.fn(ctx, tx)
+		if err != nil {
+			return LedgerReport{}, ledgerDBError(err, "verify ledger: %s", c.name)
+		}
+		r.Violations = append(r.Violations, vs...)
+	}
+	slices.SortStableFunc(r.Violations, func(a, b Violation) int {
+		return cmp.Or(cmp.Compare(slices.Index(ledgerRules, a.Rule), slices.Index(ledgerRules, b.Rule)),
+			strings.Compare(a.Subject, b.Subject), strings.Compare(a.Detail, b.Detail))
+	})
+	return r, nil
+}
+
+// jsonArray is a jsonb expression as an array, or an empty one when the snapshot holds null or something else, so
+// a malformed snapshot is reported by the checks instead of failing the query.
+func jsonArray(expr string) string {
+	return "CASE jsonb_typeof(" + expr + ") WHEN 'array' THEN " + expr + " ELSE '[]'::jsonb END"
+}
+
+// jsonAmount is a snapshot amount as numeric, or 0 when it is not a number (reported by verifyAmountBounds).
+func jsonAmount(elem string) string {
+	return "CASE jsonb_typeof(" + elem + "->'amount_ore') WHEN 'number' THEN (" + elem + "->>'amount_ore')::numeric ELSE 0 END"
+}
+
+func verifyAmountBounds(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	// min is 1 for what the ledger moves (an entry, a line, a total of nothing is meaningless) and 0 for what
+	// may legitimately be zero. Snapshot amounts must also be whole numbers of øre.
+	q := `
+		SELECT 'postering ' || idempotency_key AS subject, amount_ore::text AS amount, 1 AS min
+		FROM ledger_entries WHERE amount_ore NOT BETWEEN 1 AND $1
+		UNION ALL
+		SELECT 'udbetaling ' || disbursement_id || ', kilde ' || source_id, amount_ore::text, 1
+		FROM disbursement_lines WHERE amount_ore NOT BETWEEN 1 AND $1
+		UNION ALL
+		SELECT 'udbetaling ' || id, total_ore::text, 1
+		FROM disbursements WHERE total_ore NOT BETWEEN 1 AND $1
+		UNION ALL
+		SELECT 'kilde ' || id || ' i plan ' || plan_id, committed_ore::text, 0
+		FROM funding_sources WHERE committed_ore NOT BETWEEN 0 AND $1
+		UNION ALL
+		SELECT 'delaftale ' || id || ' i plan ' || plan_id, budget_frame_ore::text, 0
+		FROM delaftaler WHERE budget_frame_ore NOT BETWEEN 0 AND $1
+		UNION ALL
+		SELECT 'indsats ' || id, budget_ore::text, 0
+		FROM initiatives WHERE budget_ore NOT BETWEEN 0 AND $1
+		UNION ALL
+		SELECT 'indsats ' || i.id || ', budget, kilde ' || COALESCE(b->>'source_id', '?'), COALESCE(b->>'amount_ore', 'intet'), 0
+		FROM initiatives i
+		CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'proposal'->'budget'") + `) b
+		WHERE CASE WHEN jsonb_typeof(b->'amount_ore') = 'number'
+		           THEN (b->>'amount_ore')::numeric NOT BETWEEN 0 AND $1
+		                OR (b->>'amount_ore')::numeric <> trunc((b->>'amount_ore')::numeric)
+		           ELSE true END
+		UNION ALL
+		SELECT 'indsats ' || i.id || ', milepæl ' || COALESCE(m->>'no', '?') || ', kilde ' || COALESCE(t->>'source_id', '?'),
+		       COALESCE(t->>'amount_ore', 'intet'), 0
+		FROM initiatives i
+		CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'milestones'") + `) m
+		CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("m->'tranche'") + `) t
+		WHERE CASE WHEN jsonb_typeof(t->'amount_ore') = 'number'
+		           THEN (t->>'amount_ore')::numeric NOT BETWEEN 0 AND $1
+		                OR (t->>'amount_ore')::numeric <> trunc((t->>'amount_ore')::numeric)
+		           ELSE true END`
+	var rows []struct {
+		Subject string `db:"subject"`
+		Amount  string `db:"amount"`
+		Min     int64  `db:"min"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q, int64(ledgerMaxØre)); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Violation{Rule: RuleAmountBounds, Subject: r.Subject,
+			Detail: fmt.Sprintf("beløbet %s ligger uden for %s til %s (amount out of bounds)",
+				kroner(r.Amount), kroner(fmt.Sprint(r.Min)), kroner(fmt.Sprint(int64(ledgerMaxØre))))})
+	}
+	return out, nil
+}
+
+func verifySums(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	// Amounts are positive (a CHECK no trigger switch turns off), so when a plan's total of a kind fits in int64,
+	// every partial sum the application makes (per source, delaftale, initiative) fits too.
+	const q = `
+		SELECT plan_id, kind, total::text AS total
+		FROM (
+			SELECT plan_id, kind, sum(amount_ore) AS total FROM ledger_entries GROUP BY plan_id, kind
+			UNION ALL
+			SELECT plan_id, 'committed', sum(committed_ore) FROM funding_sources GROUP BY plan_id
+			UNION ALL
+			SELECT plan_id, 'disbursement_lines', sum(amount_ore) FROM disbursement_lines GROUP BY plan_id
+		) s
+		WHERE total > 9223372036854775807`
+	var rows []struct {
+		PlanID string `db:"plan_id"`
+		Kind   string `db:"kind"`
+		Total  string `db:"total"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Violation{Rule: RuleSumRange, Subject: "plan " + r.PlanID + ", " + r.Kind,
+			Detail: fmt.Sprintf("summen %s er større end 64 bit kan rumme (sum does not fit in int64)", kroner(r.Total))})
+	}
+	return out, nil
+}
+
+func verifySourceBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	const q = `
+		SELECT s.plan_id, s.id AS source_id, s.committed_ore::text AS committed,
+		       l.reserved::text AS reserved, l.unreserved::text AS unreserved
+		FROM funding_sources s
+		JOIN (
+			SELECT plan_id, source_id,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'reserve'), 0)   AS reserved,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'unreserve'), 0) AS unreserved
+			FROM ledger_entries
+			GROUP BY plan_id, source_id
+		) l ON l.plan_id = s.plan_id AND l.source_id = s.id
+		WHERE l.reserved - l.unreserved > s.committed_ore`
+	var rows []struct {
+		PlanID     string `db:"plan_id"`
+		SourceID   string `db:"source_id"`
+		Committed  string `db:"committed"`
+		Reserved   string `db:"reserved"`
+		Unreserved string `db:"unreserved"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Violation{Rule: RuleReservedWithinCommitted,
+			Subject: "kilde " + r.SourceID + " i plan " + r.PlanID,
+			Detail: fmt.Sprintf("reserveret %s, givet tilbage %s, men kun givet tilsagn om %s (reserved exceeds committed)",
+				kroner(r.Reserved), kroner(r.Unreserved), kroner(r.Committed))})
+	}
+	return out, nil
+}
+
+func verifyInitiativeBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	const q = `
+		SELECT initiative_id, source_id, reserved::text AS reserved, unreserved::text AS unreserved,
+		       released::text AS released, paid::text AS paid,
+		       paid > released AS over_paid, released + unreserved > reserved AS over_released
+		FROM (
+			SELECT initiative_id, source_id,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'reserve'), 0)   AS reserved,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'unreserve'), 0) AS unreserved,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'release'), 0)   AS released,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'pay'), 0)       AS paid
+			FROM ledger_entries
+			GROUP BY initiative_id, source_id
+		) s
+		WHERE paid > released OR released + unreserved > reserved`
+	var rows []struct {
+		InitiativeID string `db:"initiative_id"`
+		SourceID     string `db:"source_id"`
+		Reserved     string `db:"reserved"`
+		Unreserved   string `db:"unreserved"`
+		Released     string `db:"released"`
+		Paid         string `db:"paid"`
+		OverPaid     bool   `db:"over_paid"`
+		OverReleased bool   `db:"over_released"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	var out []Violation
+	for _, r := range rows {
+		subject := "indsats " + r.InitiativeID + ", kilde " + r.SourceID
+		if r.OverPaid {
+			out = append(out, Violation{Rule: RulePaidWithinReleased, Subject: subject,
+				Detail: fmt.Sprintf("udbetalt %s, men kun frigivet %s (paid exceeds released)",
+					kroner(r.Paid), kroner(r.Released))})
+		}
+		if r.OverReleased {
+			out = append(out, Violation{Rule: RuleReleasedWithinReserved, Subject: subject,
+				Detail: fmt.Sprintf("frigivet %s og givet tilbage %s, men kun reserveret %s (released + unreserved exceeds reserved)",
+					kroner(r.Released), kroner(r.Unreserved), kroner(r.Reserved))})
+		}
+	}
+	return out, nil
+}
+
+func verifyDisbursementTotals(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	const q = `
+		SELECT d.id, d.total_ore::text AS total, COALESCE(sum(l.amount_ore), 0)::text AS lines, count(l.source_id) AS n
+		FROM disbursements d
+		LEFT JOIN disbursement_lines l ON l.disbursement_id = d.id
+		GROUP BY d.id, d.total_ore
+		HAVING d.total_ore <> COALESCE(sum(l.amount_ore), 0)`
+	var rows []struct {
+		ID    string `db:"id"`
+		Total string `db:"total"`
+		Lines string `db:"lines"`
+		N     int    `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Violation{Rule: RuleDisbursementTotal, Subject: "udbetaling " + r.ID,
+			Detail: fmt.Sprintf("lyder på %s, men dens %d linjer giver %s (total differs from its lines)",
+				kroner(r.Total), r.N, kroner(r.Lines))})
+	}
+	return out, nil
+}
+
+// verifyLineEntries checks that the release (or pay) entries and the disbursement lines match one to one. A
+// line's entry is found by its derived key; for pay, only a paid disbursement may have one.
+func verifyLineEntries(ctx context.Context, tx *sqlx.Tx, kind string) ([]Violation, error) {
+	rule := RuleReleaseEntry
+	if kind == "pay" {
+		rule = RulePayEntry
+	}
+	// Lines of disbursements that do not exist are plan_reference's to report.
+	const qLines = `
+		SELECT l.disbursement_id, l.source_id, l.amount_ore, d.status, d.plan_id, d.initiative_id, d.delaftale_id,
+		       d.milestone_no,
+		       e.idempotency_key IS NOT NULL AS found, e.kind AS e_kind, e.amount_ore AS e_amount,
+		       e.plan_id AS e_plan_id, e.initiative_id AS e_initiative_id, e.delaftale_id AS e_delaftale_id,
+		       e.milestone_no AS e_milestone_no, e.source_id AS e_source_id
+		FROM disbursement_lines l
+		JOIN disbursements d ON d.id = l.disbursement_id
+		LEFT JOIN ledger_entries e ON e.idempotency_key = $1::text || '/' || l.disbursement_id || '/' || l.source_id
+		ORDER BY l.disbursement_id, l.source_id`
+	var lines []struct {
+		DisbursementID string         `db:"disbursement_id"`
+		SourceID       string         `db:"source_id"`
+		AmountØre      int64          `db:"amount_ore"`
+		Status         string         `db:"status"`
+		PlanID         string         `db:"plan_id"`
+		InitiativeID   string         `db:"initiative_id"`
+		DelaftaleID    string         `db:"delaftale_id"`
+		MilestoneNo    int64          `db:"milestone_no"`
+		Found          bool           `db:"found"`
+		EKind          sql.NullString `db:"e_kind"`
+		EAmount        sql.NullInt64  `db:"e_amount"`
+		EPlanID        sql.NullString `db:"e_plan_id"`
+		EInitiativeID  sql.NullString `db:"e_initiative_id"`
+		EDelaftaleID   sql.NullString `db:"e_delaftale_id"`
+		EMilestoneNo   sql.NullInt64  `db:"e_milestone_no"`
+		ESourceID      sql.NullString `db:"e_source_id"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &lines, qLines, kind); err != nil {
+		return nil, err
+	}
+	var out []Violation
+	for _, l := range lines {
+		key := kind + "/" + l.DisbursementID + "/" + l.SourceID
+		subject := "udbetaling " + l.DisbursementID + ", kilde " + l.SourceID
+		want := kind == "release" || l.Status == DisbursementPaid
+		switch {
+		case want && !l.Found:
+			out = append(out, Violation{Rule: rule, Subject: subject,
+				Detail: fmt.Sprintf("posteringen %s mangler (udbetalingen er %s; missing ledger entry)", key, l.Status)})
+			continue
+		case !want && l.Found:
+			out = append(out, Violation{Rule: rule, Subject: subject,
+				Detail: fmt.Sprintf("posteringen %s findes, men udbetalingen er %s (pay entry for an unpaid disbursement)",
+					key, l.Status)})
+			continue
+		case !l.Found:
+			continue
+		}
+		var diffs []string
+		diff := func(what, got, want string) {
+			if got != want {
+				diffs = append(diffs, fmt.Sprintf("%s %s, ikke %s", what, got, want))
+			}
+		}
+		diff("art", l.EKind.String, kind)
+		diff("beløb", kroner(fmt.Sprint(l.EAmount.Int64)), kroner(fmt.Sprint(l.AmountØre)))
+		diff("plan", l.EPlanID.String, l.PlanID)
+		diff("indsats", l.EInitiativeID.String, l.InitiativeID)
+		diff("delaftale", l.EDelaftaleID.String, l.DelaftaleID)
+		diff("milepæl", nullInt(l.EMilestoneNo), fmt.Sprint(l.MilestoneNo))
+		diff("kilde", l.ESourceID.String, l.SourceID)
+		if len(diffs) > 0 {
+			out = append(out, Violation{Rule: rule, Subject: subject,
+				Detail: fmt.Sprintf("posteringen %s passer ikke til linjen: %s (entry differs from its line)",
+					key, strings.Join(diffs, "; "))})
+		}
+	}
+
+	// Entries of this kind without a line: a release nobody was asked to pay, a payment of nothing.
+	const qOrphans = `
+		SELECT e.idempotency_key, e.initiative_id, e.amount_ore
+		FROM ledger_entries e
+		WHERE e.kind = $1::text
+		  AND NOT EXISTS (SELECT 1 FROM disbursement_lines l
+		                  WHERE $1::text || '/' || l.disbursement_id || '/' || l.source_id = e.idempotency_key)`
+	var orphans []struct {
+		Key          string `db:"idempotency_key"`
+		InitiativeID string `db:"initiative_id"`
+		AmountØre    int64  `db:"amount_ore"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &orphans, qOrphans, kind); err != nil {
+		return nil, err
+	}
+	for _, o := range orphans {
+		out = append(out, Violation{Rule: rule, Subject: "postering " + o.Key,
+			Detail: fmt.Sprintf("%s af %s for indsats %s har ingen udbetalingslinje (entry without a disbursement line)",
+				kind, kroner(fmt.Sprint(o.AmountØre)), o.InitiativeID)})
+	}
+	return out, nil
+}
+
+func verifyPlanReferences(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	// ref is what the row names (NULL when it does not exist); the row's own plan is plan_id.
+	const q = `
+		SELECT 'postering ' || e.idempotency_key AS subject, 'indsats ' || e.initiative_id AS what, e.plan_id,
+		       i.plan_id AS ref
+		FROM ledger_entries e LEFT JOIN initiatives i ON i.id = e.initiative_id
+		WHERE i.plan_id IS DISTINCT FROM e.plan_id
+		UNION ALL
+		SELECT 'postering ' || e.idempotency_key, 'kilde ' || e.source_id, e.plan_id, s.plan_id
+		FROM ledger_entries e LEFT JOIN funding_sources s ON s.plan_id = e.plan_id AND s.id = e.source_id
+		WHERE s.id IS NULL
+		UNION ALL
+		SELECT 'postering ' || e.idempotency_key, 'delaftale ' || e.delaftale_id, e.plan_id, a.plan_id
+		FROM ledger_entries e LEFT JOIN delaftaler a ON a.plan_id = e.plan_id AND a.id = e.delaftale_id
+		WHERE a.id IS NULL
+		UNION ALL
+		SELECT 'udbetaling ' || d.id, 'indsats ' || d.initiative_id, d.plan_id, i.plan_id
+		FROM disbursements d LEFT JOIN initiatives i ON i.id = d.initiative_id
+		WHERE i.plan_id IS DISTINCT FROM d.plan_id
+		UNION ALL
+		SELECT 'udbetaling ' || l.disbursement_id || ', kilde ' || l.source_id, 'udbetaling ' || l.disbursement_id,
+		       l.plan_id, d.plan_id
+		FROM disbursement_lines l LEFT JOIN disbursements d ON d.id = l.disbursement_id
+		WHERE d.plan_id IS DISTINCT FROM l.plan_id
+		UNION ALL
+		SELECT 'udbetaling ' || l.disbursement_id || ', kilde ' || l.source_id, 'kilde ' || l.source_id, l.plan_id,
+		       s.plan_id
+		FROM disbursement_lines l LEFT JOIN funding_sources s ON s.plan_id = l.plan_id AND s.id = l.source_id
+		WHERE s.id IS NULL`
+	var rows []struct {
+		Subject string         `db:"subject"`
+		What    string         `db:"what"`
+		PlanID  string         `db:"plan_id"`
+		Ref     sql.NullString `db:"ref"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		detail := fmt.Sprintf("hører til plan %s, men %s findes ikke der (refers to something that does not exist)",
+			r.PlanID, r.What)
+		if r.Ref.Valid {
+			detail = fmt.Sprintf("hører til plan %s, men %s hører til plan %s (plan references disagree)",
+				r.PlanID, r.What, r.Ref.String)
+		}
+		out = append(out, Violation{Rule: RulePlanReference, Subject: r.Subject, Detail: detail})
+	}
+	return out, nil
+}
+
+func verifyEntryKeys(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	// reserve/<initiative>/<source>; unreserve/<initiative>/<reason>/<source> with a reason free of '/';
+	// release|pay/<disbursement>/<source>, whose disbursement verifyLineEntries matches with a line.
+	const q = `
+		SELECT idempotency_key, kind, initiative_id, source_id
+		FROM ledger_entries
+		WHERE NOT CASE kind
+			WHEN 'reserve' THEN idempotency_key = 'reserve/' || initiative_id || '/' || source_id
+			WHEN 'unreserve' THEN
+				starts_with(idempotency_key, 'unreserve/' || initiative_id || '/')
+				AND right(idempotency_key, length(source_id) + 1) = '/' || source_id
+				AND length(idempotency_key) > length('unreserve/' || initiative_id || '/') + length(source_id) + 1
+				AND strpos(substr(idempotency_key, length('unreserve/' || initiative_id || '/') + 1,
+				                  length(idempotency_key) - length('unreserve/' || initiative_id || '/')
+				                  - length(source_id) - 1), '/') = 0
+			ELSE
+				starts_with(idempotency_key, kind || '/')
+				AND right(idempotency_key, length(source_id) + 1) = '/' || source_id
+				AND length(idempotency_key) > length(kind) + length(source_id) + 2
+			END
+		ORDER BY idempotency_key`
+	var rows []struct {
+		Key          string `db:"idempotency_key"`
+		Kind         string `db:"kind"`
+		InitiativeID string `db:"initiative_id"`
+		SourceID     string `db:"source_id"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	want := map[string]string{
+		"reserve":   "reserve/<indsats>/<kilde>",
+		"unreserve": "unreserve/<indsats>/<årsag>/<kilde>",
+		"release":   "release/<udbetaling>/<kilde>",
+		"pay":       "pay/<udbetaling>/<kilde>",
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Violation{Rule: RuleEntryKey, Subject: "postering " + r.Key,
+			Detail: fmt.Sprintf("en %s-postering for indsats %s og kilde %s skal have nøglen %s (key does not match its kind)",
+				r.Kind, r.InitiativeID, r.SourceID, want[r.Kind])})
+	}
+	return out, nil
+}
+
+func verifyReservations(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	// Once approved, the budget is reserved and stays reserved (releases move money out of reserved, not out of
+	// the reservation entries). Before approval, after rejection or withdrawal, nothing is reserved, or what was is
+	// given back.
+	q := `
+		WITH budget AS (
+			SELECT i.id AS initiative_id, COALESCE(b->>'source_id', '') AS source_id, sum(` + jsonAmount("b") + `) AS amount
+			FROM initiatives i
+			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'proposal'->'budget'") + `) b
+			WHERE i.phase IN ('funding', 'executing', 'evaluation', 'completed')
+			GROUP BY 1, 2
+		), booked AS (
+			SELECT initiative_id, source_id,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'reserve'), 0)
+			       - COALESCE(sum(amount_ore) FILTER (WHERE kind = 'unreserve'), 0) AS amount
+			FROM ledger_entries
+			WHERE kind IN ('reserve', 'unreserve')
+			GROUP BY 1, 2
+		)
+		SELECT x.initiative_id, x.source_id, COALESCE(i.phase, '') AS phase, x.budget::text AS budget,
+		       x.booked::text AS booked
+		FROM (
+			SELECT COALESCE(b.initiative_id, k.initiative_id) AS initiative_id,
+			       COALESCE(b.source_id, k.source_id) AS source_id,
+			       COALESCE(b.amount, 0) AS budget, COALESCE(k.amount, 0) AS booked
+			FROM budget b
+			FULL JOIN booked k ON k.initiative_id = b.initiative_id AND k.source_id = b.source_id
+		) x
+		LEFT JOIN initiatives i ON i.id = x.initiative_id
+		WHERE x.budget <> x.booked`
+	var rows []struct {
+		InitiativeID string `db:"initiative_id"`
+		SourceID     string `db:"source_id"`
+		Phase        string `db:"phase"`
+		Budget       string `db:"budget"`
+		Booked       string `db:"booked"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		where := fmt.Sprintf("i fasen %q", r.Phase)
+		if r.Phase == "" {
+			where = "for en indsats, der ikke findes i læsemodellen,"
+		}
+		out = append(out, Violation{Rule: RuleReservationBudget,
+			Subject: "indsats " + r.InitiativeID + ", kilde " + r.SourceID,
+			Detail: fmt.Sprintf("%s skal der være reserveret %s, men der er reserveret %s netto "+
+				"(reservation differs from the approved budget)", where, kroner(r.Budget), kroner(r.Booked))})
+	}
+	return out, nil
+}
+
+// verifyTranches compares release (or pay) entries per initiative, milestone and source with the tranches the
+// read model shows as released or paid (paid only, for pay).
+func verifyTranches(ctx context.Context, tx *sqlx.Tx, kind string) ([]Violation, error) {
+	rule, statuses, verb := RuleTrancheReleases, []string{"released", "paid"}, "frigivet"
+	if kind == "pay" {
+		rule, statuses, verb = RuleTranchePayments, []string{"paid"}, "udbetalt"
+	}
+	q := `
+		WITH expected AS (
+			SELECT i.id AS initiative_id,
+			       CASE jsonb_typeof(m->'no') WHEN 'number' THEN (m->>'no')::numeric ELSE 0 END AS milestone_no,
+			       COALESCE(t->>'source_id', '') AS source_id, sum(` + jsonAmount("t") + `) AS amount
+			FROM initiatives i
+			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'milestones'") + `) m
+			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("m->'tranche'") + `) t
+			WHERE m->>'tranche_status' = ANY($2::text[])
+			GROUP BY 1, 2, 3
+		), booked AS (
+			SELECT initiative_id, milestone_no::numeric AS milestone_no, source_id, sum(amount_ore) AS amount
+			FROM ledger_entries
+			WHERE kind = $1::text
+			GROUP BY 1, 2, 3
+		)
+		SELECT COALESCE(e.initiative_id, b.initiative_id) AS initiative_id,
+		       COALESCE(e.milestone_no, b.milestone_no)::text AS milestone_no,
+		       COALESCE(e.source_id, b.source_id) AS source_id,
+		       COALESCE(e.amount, 0)::text AS expected, COALESCE(b.amount, 0)::text AS booked
+		FROM expected e
+		FULL JOIN booked b
+		       ON b.initiative_id = e.initiative_id AND b.milestone_no = e.milestone_no AND b.source_id = e.source_id
+		WHERE COALESCE(e.amount, 0) <> COALESCE(b.amount, 0)`
+	var rows []struct {
+		InitiativeID string `db:"initiative_id"`
+		MilestoneNo  string `db:"milestone_no"`
+		SourceID     string `db:"source_id"`
+		Expected     string `db:"expected"`
+		Booked       string `db:"booked"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q, kind, pqStrings(statuses)); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Violation{Rule: rule,
+			Subject: "indsats " + r.InitiativeID + ", milepæl " + r.MilestoneNo + ", kilde " + r.SourceID,
+			Detail: fmt.Sprintf("læsemodellen viser %s %s, regnskabet %s (%s entries differ from the tranche)",
+				verb, kroner(r.Expected), kroner(r.Booked), kind)})
+	}
+	return out, nil
+}
+
+func verifyEventLog(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	// Seqs are a primary key per initiative, so count = version, min = 1 and max = version means exactly 1..version.
+	const qLog = `
+		WITH ev AS (
+			SELECT initiative_id, count(*) AS n, min(seq) AS first, max(seq) AS last
+			FROM initiative_events
+			GROUP BY initiative_id
+		)
+		SELECT i.id, i.version, i.phase, COALESCE(ev.n, 0) AS n, COALESCE(ev.first, 0) AS first,
+		       COALESCE(ev.last, 0) AS last, COALESCE(le.phase_after, '') AS last_phase
+		FROM initiatives i
+		LEFT JOIN ev ON ev.initiative_id = i.id
+		LEFT JOIN initiative_events le ON le.initiative_id = i.id AND le.seq = ev.last
+		WHERE COALESCE(ev.n, 0) <> i.version OR COALESCE(ev.first, 0) <> 1 OR COALESCE(ev.last, 0) <> i.version
+		   OR le.phase_after IS DISTINCT FROM i.phase`
+	var rows []struct {
+		ID        string `db:"id"`
+		Version   int64  `db:"version"`
+		Phase     string `db:"phase"`
+		N         int64  `db:"n"`
+		First     int64  `db:"first"`
+		Last      int64  `db:"last"`
+		LastPhase string `db:"last_phase"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, qLog); err != nil {
+		return nil, err
+	}
+	var out []Violation
+	for _, r := range rows {
+		subject := "indsats " + r.ID
+		if r.N != r.Version || r.First != 1 || r.Last != r.Version {
+			out = append(out, Violation{Rule: RuleEventLog, Subject: subject,
+				Detail: fmt.Sprintf("læsemodellen er i version %d, men hændelsesloggen har %d hændelser med nr. %d-%d "+
+					"(event seqs are not 1..version)", r.Version, r.N, r.First, r.Last)})
+		}
+		if r.LastPhase != r.Phase {
+			out = append(out, Violation{Rule: RuleEventLog, Subject: subject,
+				Detail: fmt.Sprintf("læsemodellen er i fasen %q, men den sidste hændelse endte i %q "+
+					"(last event's phase differs from the read model)", r.Phase, r.LastPhase)})
+		}
+	}
+
+	// Each event starts where the one before it ended; a gap is reported above, so only neighbours are compared.
+	const qChain = `
+		SELECT initiative_id, seq, phase_before, prev_phase
+		FROM (
+			SELECT initiative_id, seq, phase_before,
+			       lag(phase_after) OVER w AS prev_phase, lag(seq) OVER w AS prev_seq
+			FROM initiative_events
+			WINDOW w AS (PARTITION BY initiative_id ORDER BY seq)
+		) x
+		WHERE prev_seq = seq - 1 AND phase_before <> prev_phase`
+	var chain []struct {
+		InitiativeID string `db:"initiative_id"`
+		Seq          int64  `db:"seq"`
+		PhaseBefore  string `db:"phase_before"`
+		PrevPhase    string `db:"prev_phase"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &chain, qChain); err != nil {
+		return nil, err
+	}
+	for _, c := range chain {
+		out = append(out, Violation{Rule: RuleEventLog, Subject: "indsats " + c.InitiativeID,
+			Detail: fmt.Sprintf("hændelse %d starter i fasen %q, men hændelse %d endte i %q (events do not chain)",
+				c.Seq, c.PhaseBefore, c.Seq-1, c.PrevPhase)})
+	}
+
+	const qOrphans = `
+		SELECT DISTINCT e.initiative_id
+		FROM initiative_events e
+		WHERE NOT EXISTS (SELECT 1 FROM initiatives i WHERE i.id = e.initiative_id)`
+	var orphans []string
+	if err := sqlx.SelectContext(ctx, tx, &orphans, qOrphans); err != nil {
+		return nil, err
+	}
+	for _, id := range orphans {
+		out = append(out, Violation{Rule: RuleEventLog, Subject: "indsats " + id,
+			Detail: "hændelsesloggen har hændelser for en indsats, der ikke findes i læsemodellen (events without an initiative)"})
+	}
+	return out, nil
+}
+
+// kroner formats an amount in øre given as a decimal integer of any size ("1370900001") the Danish way
+// ("13.709.000,01 kr."). Sums may exceed int64, so this works on text; anything else is shown as it came.
+func kroner(ore string) string {
+	n, ok := new(big.Int).SetString(ore, 10)
+	if !ok {
+		return ore + " øre"
+	}
+	var b strings.Builder
+	if n.Sign() < 0 {
+		b.WriteByte('-')
+		n.Neg(n)
+	}
+	kr, rest := new(big.Int).QuoRem(n, big.NewInt(100), new(big.Int))
+	digits := kr.String()
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte('.')
+		}
+		b.WriteRune(d)
+	}
+	fmt.Fprintf(&b, ",%02d kr.", rest.Int64())
+	return b.String()
+}
+
+func nullInt(n sql.NullInt64) string {
+	if !n.Valid {
+		return "ingen"
+	}
+	return fmt.Sprint(n.Int64)
+}
+
+// pqStrings passes a string list as a PostgreSQL text[] parameter.
+func pqStrings(s []string) any { return pq.StringArray(s) }
