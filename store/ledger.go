@@ -109,6 +109,12 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 		if same {
 			return nil
 		}
+		if len(raw) > maxAdoptBytes {
+			// Too big to travel back through the workflow's history (a local activity's result is recorded
+			// there, under Temporal's 2 MB payload limit). The rerun's state then differs from the stored one only
+			// in its times; the next step's snapshot replaces it.
+			return nil
+		}
 		var stored domain.Initiative
 		if err := json.Unmarshal(raw, &stored); err != nil {
 			return fmt.Errorf("write step %s: stored snapshot: %w", last.Snapshot.ID, err)
@@ -121,6 +127,9 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 	}
 	return res, nil
 }
+
+// maxAdoptBytes bounds the snapshot WriteStep hands back for the workflow to adopt (see StepResult.Stored).
+const maxAdoptBytes = 1 << 20
 
 func cmpInt(a, b int64) int {
 	switch {

@@ -77,8 +77,9 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	printBanner(stdout, cfg, temporal, pg, tokens, dataDir)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runWorker(gctx, cfg, log, st, c) })
-	g.Go(func() error { return serveAPI(gctx, cfg, log, st, c, newRegistry()) })
+	reg := newRegistry()
+	g.Go(func() error { return runWorker(gctx, cfg, log, st, c, reg) })
+	g.Go(func() error { return serveAPI(gctx, cfg, log, st, c, reg) })
 	return g.Wait()
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
@@ -23,8 +24,7 @@ import (
 // worker has no API, and orchestrators need something to probe. /readyz checks what the worker needs, the same as
 // the API's (api.Readiness): PostgreSQL answers and has every migration this binary embeds, Temporal answers and
 // the configured namespace exists; a 503 names the failing check, never its error.
-func serveOps(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client) error {
-	reg := newRegistry()
+func serveOps(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg *prometheus.Registry) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	ready := api.NewReadiness(st, api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace), 3*time.Second,

@@ -41,10 +41,11 @@ func runAPIRole(ctx context.Context, cfg config.Config, log *slog.Logger) error 
 func runWorkerRole(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return withBackends(ctx, cfg, log, "worker", func(st *store.Store, c client.Client) error {
 		g, gctx := errgroup.WithContext(ctx)
+		reg := newRegistry()
 		if cfg.OpsListen != "" {
-			g.Go(func() error { return serveOps(gctx, cfg, log, st, c) })
+			g.Go(func() error { return serveOps(gctx, cfg, log, st, c, reg) })
 		}
-		g.Go(func() error { return runWorker(gctx, cfg, log, st, c) })
+		g.Go(func() error { return runWorker(gctx, cfg, log, st, c, reg) })
 		return g.Wait()
 	})
 }
@@ -111,8 +112,16 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 
 // runWorker runs the Temporal worker and, when a finance webhook is configured, the outbox dispatcher, until ctx
 // ends.
-func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client) error {
-	w := worker.New(c, &activities.Activities{Store: st}, worker.Options{})
+func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg prometheus.Registerer) error {
+	divergences := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "helhedsplan_write_divergences_total",
+		Help: "Workflow writes that found something else stored under their keys (see helhedsplan doctor).",
+	})
+	if err := reg.Register(divergences); err != nil {
+		return fmt.Errorf("worker metrics: %w", err)
+	}
+	acts := &activities.Activities{Store: st, Log: log.With("component", "activities"), Divergences: divergences}
+	w := worker.New(c, acts, worker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
