@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/helhedsplan/helhedsplan/doctor"
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/workflows"
@@ -89,6 +90,25 @@ type Config struct {
 	// SettleTimeout bounds storing (or releasing) a POST's Idempotency-Key record after its handler returned. It
 	// starts only then, detached from the request's deadline, so a slow request still settles its key.
 	SettleTimeout time.Duration
+	// Doctor runs `helhedsplan doctor` for a plan's admin (GET and POST /api/v1/plans/{id}/doctor); nil answers
+	// those routes with 503.
+	Doctor Doctor
+	// DoctorTimeout bounds one doctor run, which queries every open workflow of the plan.
+	DoctorTimeout time.Duration
+}
+
+// Doctor compares a plan's open workflows with the read model, the event log, the ledger and the disbursements
+// (implemented by DoctorFunc over doctor.Check).
+type Doctor interface {
+	Check(ctx context.Context, planID string, repair bool) (doctor.Report, error)
+}
+
+// DoctorFunc adapts a function to Doctor.
+type DoctorFunc func(ctx context.Context, planID string, repair bool) (doctor.Report, error)
+
+// Check calls f.
+func (f DoctorFunc) Check(ctx context.Context, planID string, repair bool) (doctor.Report, error) {
+	return f(ctx, planID, repair)
 }
 
 // DefaultConfig is the configuration used for zero fields of Config.
@@ -103,6 +123,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       120 * time.Second,
 		AuthCacheTTL:      10 * time.Second,
 		SettleTimeout:     5 * time.Second,
+		DoctorTimeout:     2 * time.Minute,
 	}
 }
 
@@ -134,6 +155,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SettleTimeout <= 0 {
 		c.SettleTimeout = d.SettleTimeout
+	}
+	if c.DoctorTimeout <= 0 {
+		c.DoctorTimeout = d.DoctorTimeout
 	}
 	return c
 }
@@ -201,6 +225,7 @@ const (
 	pathPlans          = "/api/v1/plans"
 	pathPlan           = "/api/v1/plans/:planID"
 	pathPlanBudget     = "/api/v1/plans/:planID/budget"
+	pathPlanDoctor     = "/api/v1/plans/:planID/doctor"
 	pathInitiatives    = "/api/v1/initiatives"
 	pathInitiative     = "/api/v1/initiatives/:id"
 	pathEvents         = "/api/v1/initiatives/:id/events"
@@ -233,6 +258,9 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 	add(http.MethodGet, pathPlans, s.listPlans, read...)
 	add(http.MethodGet, pathPlan, s.getPlan, read...)
 	add(http.MethodGet, pathPlanBudget, s.getBudget, read...)
+	// The doctor may take longer than an ordinary request: it has its own timeout instead of withTimeout.
+	add(http.MethodGet, pathPlanDoctor, s.runDoctor, s.authenticate)
+	add(http.MethodPost, pathPlanDoctor, s.runDoctor, s.authenticate, s.idempotent)
 
 	add(http.MethodGet, pathInitiatives, s.listInitiatives, read...)
 	add(http.MethodPost, pathInitiatives, s.createInitiative, write...)

@@ -141,6 +141,9 @@ type Options struct {
 	// DefaultOutboxGrace, a negative value skips the outbox check (no finance webhook is configured, so nothing
 	// delivers messages).
 	OutboxGrace time.Duration
+	// PlanID, when set, checks only that plan's initiatives (those the read model places in it) and leaves out the
+	// outbox check, which spans plans. The admin endpoint sets it to the plan its caller administers.
+	PlanID string
 }
 
 // Finding is one difference.
@@ -189,6 +192,12 @@ func Check(ctx context.Context, d Deps, opts Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if opts.PlanID != "" {
+		if ids, err = c.inPlan(ctx, ids, opts.PlanID); err != nil {
+			return Report{}, err
+		}
+		opts.OutboxGrace, c.opts.OutboxGrace = -1, -1
+	}
 	results := make([][]Finding, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
@@ -227,6 +236,16 @@ func Check(ctx context.Context, d Deps, opts Options) (Report, error) {
 type checker struct {
 	d    Deps
 	opts Options
+}
+
+// inPlan keeps the IDs the read model places in planID.
+func (c *checker) inPlan(ctx context.Context, ids []string, planID string) ([]string, error) {
+	const q = `SELECT id FROM initiatives WHERE plan_id = $1 AND id = ANY($2) ORDER BY id`
+	var out []string
+	if err := c.d.Store.DB().SelectContext(ctx, &out, q, planID, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("doctor: initiatives of plan %s: %w", planID, err)
+	}
+	return out, nil
 }
 
 // candidates are the initiatives to check: those with a running workflow and those the read model has in a

@@ -26,6 +26,7 @@ import (
 	"github.com/helhedsplan/helhedsplan/activities"
 	"github.com/helhedsplan/helhedsplan/api"
 	"github.com/helhedsplan/helhedsplan/config"
+	"github.com/helhedsplan/helhedsplan/doctor"
 	"github.com/helhedsplan/helhedsplan/outbox"
 	"github.com/helhedsplan/helhedsplan/seed"
 	"github.com/helhedsplan/helhedsplan/store"
@@ -69,6 +70,13 @@ func withBackends(ctx context.Context, cfg config.Config, log *slog.Logger, role
 	return run(st, c)
 }
 
+// planDoctor is the doctor behind the API's admin endpoint.
+func planDoctor(c client.Client, st *store.Store, log *slog.Logger) api.Doctor {
+	return api.DoctorFunc(func(ctx context.Context, planID string, repair bool) (doctor.Report, error) {
+		return doctor.Check(ctx, doctor.Deps{Client: c, Store: st, Log: log}, doctor.Options{PlanID: planID, Repair: repair})
+	})
+}
+
 // newRegistry is the process's Prometheus registry with Go runtime and process metrics.
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
@@ -80,7 +88,8 @@ func newRegistry() *prometheus.Registry {
 // Idempotency-Key records every api.IdempotencyPurgeInterval, and stops that before returning (the store closes
 // after).
 func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg *prometheus.Registry) error {
-	e := api.New(api.Config{RequestTimeout: cfg.UpdateTimeout}, st, api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace), log, reg, reg)
+	acfg := api.Config{RequestTimeout: cfg.UpdateTimeout, Doctor: planDoctor(c, st, log)}
+	e := api.New(acfg, st, api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace), log, reg, reg)
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
 	go func() {

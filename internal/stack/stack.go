@@ -18,6 +18,7 @@ import (
 
 	"github.com/helhedsplan/helhedsplan/activities"
 	"github.com/helhedsplan/helhedsplan/api"
+	"github.com/helhedsplan/helhedsplan/doctor"
 	"github.com/helhedsplan/helhedsplan/outbox"
 	"github.com/helhedsplan/helhedsplan/seed"
 	"github.com/helhedsplan/helhedsplan/store"
@@ -33,8 +34,10 @@ type Options struct {
 	// WorkerStore, when set, is the worker's own connection to the database (the API keeps the store given to
 	// Start), so a test can take the database away from the worker alone, mid-step.
 	WorkerStore *store.Store
-	Log    *slog.Logger
-	Worker worker.Options
+	// APIStore, when set, is the API's own connection to the database (the test's view stays st).
+	APIStore *store.Store
+	Log      *slog.Logger
+	Worker   worker.Options
 	// API configures the HTTP API (zero fields take its defaults), e.g. a short RequestTimeout for outage tests.
 	API api.Config
 	// WebhookURL and WebhookSecret, when set, run the outbox dispatcher as the worker role does.
@@ -101,7 +104,17 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 		}()
 	}
 	reg := prometheus.NewRegistry()
-	s.server = httptest.NewServer(api.New(opts.API, st, api.NewTemporalWorkflows(c), log, reg, reg))
+	ast := st
+	if opts.APIStore != nil {
+		ast = opts.APIStore
+	}
+	acfg := opts.API
+	if acfg.Doctor == nil {
+		acfg.Doctor = api.DoctorFunc(func(ctx context.Context, planID string, repair bool) (doctor.Report, error) {
+			return doctor.Check(ctx, doctor.Deps{Client: c, Store: st, Log: log}, doctor.Options{PlanID: planID, Repair: repair})
+		})
+	}
+	s.server = httptest.NewServer(api.New(acfg, ast, api.NewTemporalWorkflows(c), log, reg, reg))
 	s.URL = s.server.URL
 	return s, nil
 }
