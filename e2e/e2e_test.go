@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/helhedsplan/helhedsplan/activities"
+	"github.com/helhedsplan/helhedsplan/doctor"
 	"github.com/helhedsplan/helhedsplan/internal/apiclient"
 	"github.com/helhedsplan/helhedsplan/internal/faultproxy"
 	"github.com/helhedsplan/helhedsplan/internal/lifecycle"
@@ -26,6 +27,7 @@ import (
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/store/dbtest"
 	"github.com/helhedsplan/helhedsplan/worker"
+	sdkworker "go.temporal.io/sdk/worker"
 )
 
 // env is one test's system: a Temporal server, a fresh database, and the API (with or without a worker).
@@ -38,6 +40,19 @@ type env struct {
 	api    *apiclient.Client
 	driver *lifecycle.Driver
 	proxy  *faultproxy.Proxy // the worker's way to PostgreSQL, when the test asked for one
+	// workers are started by the test itself (startWorker); they stop after the end-of-test checks.
+	workers []sdkworker.Worker
+}
+
+// startWorker starts a worker of the test's own (e.g. after killing one) that keeps running until the end-of-test
+// checks, which query the workflows, are done.
+func (e *env) startWorker(acts *activities.Activities) {
+	e.t.Helper()
+	w := worker.New(e.ts.GetDefaultClient(), acts, worker.Options{})
+	if err := w.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.workers = append(e.workers, w)
 }
 
 // outageDuring cuts the worker's database for d, sends call once during the outage (it must answer 503 with
@@ -78,6 +93,14 @@ func newEnv(t *testing.T, opts stack.Options) *env {
 // can cut, while the API keeps its own connection: the database goes away in the middle of the workflow's steps.
 func newEnvWithWorkerProxy(t *testing.T, opts stack.Options) *env {
 	t.Helper()
+	return newEnvWithProxy(t, opts, false)
+}
+
+// newEnvWithProxy puts env.proxy between the worker and PostgreSQL and, with apiToo, between the API and
+// PostgreSQL as well: then the whole service loses the database when the test cuts it. env.st (the test's own
+// view of the database) never goes through the proxy.
+func newEnvWithProxy(t *testing.T, opts stack.Options, apiToo bool) *env {
+	t.Helper()
 	dsn := dbtest.NewDSN(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -95,6 +118,9 @@ func newEnvWithWorkerProxy(t *testing.T, opts stack.Options) *env {
 	}
 	t.Cleanup(func() { wst.Close() })
 	opts.WorkerStore = wst
+	if apiToo {
+		opts.APIStore = wst
+	}
 	return startEnv(t, dsn, opts, p)
 }
 
@@ -112,9 +138,39 @@ func startEnv(t *testing.T, dsn string, opts stack.Options, proxy *faultproxy.Pr
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	e := &env{t: t, ts: ts, dsn: dsn, st: st, s: s, proxy: proxy}
+	// Registered after s.Close, so it runs before it: whatever the scenario did, the money adds up.
+	t.Cleanup(func() {
+		defer func() {
+			for _, w := range e.workers {
+				w.Stop()
+			}
+		}()
+		if t.Failed() {
+			return
+		}
+		violations, err := st.VerifyLedger(context.Background())
+		if err != nil {
+			t.Errorf("ledger verify: %v", err)
+		}
+		for _, v := range violations {
+			t.Errorf("ledger verify: %s", v)
+		}
+		// And every open workflow agrees with the read model, the event log, the ledger and the disbursements.
+		rep, err := doctor.Check(context.Background(), doctor.Deps{Client: ts.GetDefaultClient(), Store: st},
+			doctor.Options{OutboxGrace: -1})
+		if err != nil {
+			t.Errorf("doctor: %v", err)
+		}
+		for _, f := range rep.Findings {
+			t.Errorf("doctor: %s %s: %s", f.InitiativeID, f.Kind, f.Detail)
+		}
+	})
 	api := &apiclient.Client{BaseURL: s.URL}
-	return &env{t: t, ts: ts, dsn: dsn, st: st, s: s, api: api, proxy: proxy, driver: &lifecycle.Driver{API: api, Tokens: lifecycle.Tokens{
-		OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], Finance: s.Tokens["fin-peter"]}}}
+	e.api = api
+	e.driver = &lifecycle.Driver{API: api, Tokens: lifecycle.Tokens{
+		OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], Finance: s.Tokens["fin-peter"]}}
+	return e
 }
 
 func (e *env) count(q string, args ...any) int {
@@ -466,11 +522,7 @@ func TestWorkerKilledDuringTrancheReleasePaysOnce(t *testing.T) {
 	}
 
 	// A new worker picks the activity up once its start-to-close timeout has passed, and finds the release done.
-	w := worker.New(e.ts.GetDefaultClient(), &activities.Activities{Store: e.st}, worker.Options{})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	e.startWorker(&activities.Activities{Store: e.st})
 	if err := <-approved; err != nil {
 		t.Fatalf("approve: %v", err)
 	}
