@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
@@ -100,9 +102,20 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("begin idempotent request: %w", err)
 		}
+		if prev != nil && prev.Status == nil && bytes.Equal(prev.RequestHash, hash) && s.releasePending(req.Context(), user, key) {
+			// This process failed the earlier attempt and could not release its claim while the database was
+			// down; it just has. Claim the key for this retry.
+			prev, err = s.st.BeginIdempotent(req.Context(), store.IdempotencyRecord{
+				UserID: user, Key: key, Method: req.Method, Path: req.URL.Path, RequestHash: hash,
+			})
+			if err != nil {
+				return fmt.Errorf("begin idempotent request: %w", err)
+			}
+		}
 		if prev != nil {
 			return replay(c, prev, hash)
 		}
+		claimed := time.Now()
 
 		resp := c.Response()
 		capture := &captureWriter{ResponseWriter: resp.Writer}
@@ -113,7 +126,7 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			if !finished { // a panic is on its way up; let the client retry
 				ctx, cancel := s.settleContext(req)
 				defer cancel()
-				s.abandon(ctx, c, user, key)
+				s.abandon(ctx, c, user, key, claimed)
 			}
 		}()
 
@@ -129,13 +142,13 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if !resp.Committed || resp.Status >= 500 {
 			// Includes 503 for an update still running: the retry runs again and, with the same update ID,
 			// attaches to that update.
-			s.abandon(ctx, c, user, key)
+			s.abandon(ctx, c, user, key, claimed)
 			return nil
 		}
 		if err := s.st.CompleteIdempotent(ctx, user, key, resp.Status, resp.Header().Get(echo.HeaderContentType), capture.buf.Bytes()); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "storing idempotent response failed",
 				slog.String("request_id", requestID(c)), slog.String("user_id", user), slog.String("error", err.Error()))
-			s.abandon(ctx, c, user, key)
+			s.abandon(ctx, c, user, key, claimed)
 		}
 		return nil
 	}
@@ -188,12 +201,59 @@ func replay(c echo.Context, prev *store.IdempotencyRecord, hash []byte) error {
 	return c.Blob(*prev.Status, contentType, prev.Body)
 }
 
-func (s *server) abandon(ctx context.Context, c echo.Context, user, key string) {
-	if err := s.st.AbandonIdempotent(ctx, user, key); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelError, "abandoning idempotent request failed",
-			slog.String("request_id", requestID(c)), slog.String("user_id", user), slog.String("error", err.Error()))
+// abandon releases a claim so the client's retry runs. When the database cannot be reached — often the very
+// reason the request failed — it keeps trying in the background until it succeeds or the claim's lease
+// (store.IdempotencyLease) ends, after which the store lets a retry take the key over anyway; until the lease ends
+// no other request can hold the key, so the retries can only ever delete this request's own claim.
+func (s *server) abandon(ctx context.Context, c echo.Context, user, key string, claimed time.Time) {
+	err := s.st.AbandonIdempotent(ctx, user, key)
+	if err == nil {
+		return
 	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "abandoning idempotent request failed; retrying in the background",
+		slog.String("request_id", requestID(c)), slog.String("user_id", user), slog.String("error", err.Error()))
+	deadline := claimed.Add(store.IdempotencyLease)
+	rid := requestID(c)
+	pk := user + "\x00" + key
+	s.pendingAbandons.Store(pk, deadline)
+	go func() {
+		defer s.pendingAbandons.CompareAndDelete(pk, deadline)
+		for wait := abandonRetryInterval; time.Now().Add(wait).Before(deadline); {
+			time.Sleep(wait)
+			if _, still := s.pendingAbandons.Load(pk); !still {
+				return // a retry in this process released it first (releasePending)
+			}
+			actx, cancel := context.WithTimeout(context.Background(), s.cfg.SettleTimeout)
+			err := s.st.AbandonIdempotent(actx, user, key)
+			cancel()
+			if err == nil {
+				s.log.LogAttrs(context.Background(), slog.LevelInfo, "idempotent request abandoned after retrying",
+					slog.String("request_id", rid), slog.String("user_id", user))
+				return
+			}
+		}
+		s.log.LogAttrs(context.Background(), slog.LevelError, "abandoning idempotent request failed until its lease ended",
+			slog.String("request_id", rid), slog.String("user_id", user))
+	}()
 }
+
+// releasePending releases a claim this process still owes a release (see abandon), when a retry of the same
+// request finds it in progress. It reports whether the claim is gone.
+func (s *server) releasePending(ctx context.Context, user, key string) bool {
+	pk := user + "\x00" + key
+	deadline, ok := s.pendingAbandons.Load(pk)
+	if !ok || time.Now().After(deadline.(time.Time)) {
+		return false
+	}
+	if err := s.st.AbandonIdempotent(ctx, user, key); err != nil {
+		return false
+	}
+	s.pendingAbandons.Delete(pk)
+	return true
+}
+
+// abandonRetryInterval is how often a failed abandon is tried again.
+var abandonRetryInterval = time.Second
 
 // captureWriter keeps a copy of the response body for the idempotency record.
 type captureWriter struct {
@@ -208,6 +268,33 @@ func (w *captureWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// refuseBadURL answers 400 for a path or query parameter that is not valid UTF-8 text or holds control characters
+// (a NUL, say): nothing downstream — PostgreSQL, the logs, Temporal IDs — can hold it, and it is never a real ID.
+func refuseBadURL(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u := c.Request().URL
+		if !domain.ValidText(u.Path) {
+			return badRequest("path", "invalid_characters", "Adressen indeholder ugyldige tegn.")
+		}
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return badRequest("query", "invalid", "Forespørgslens parametre kan ikke læses.")
+		}
+		for name, values := range q {
+			if !domain.ValidText(name) {
+				return badRequest("query", "invalid_characters", "Et parameternavn indeholder ugyldige tegn.")
+			}
+			for _, v := range values {
+				if !domain.ValidText(v) {
+					return badRequest(name, "invalid_characters",
+						fmt.Sprintf("Parameteren %s indeholder ugyldige tegn.", name))
+				}
+			}
+		}
+		return next(c)
+	}
+}
 
 // maxRequestIDLen bounds a client-supplied X-Request-Id, which is echoed in answers and written to every log line.
 const maxRequestIDLen = 128

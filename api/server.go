@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -172,6 +173,9 @@ type server struct {
 	routes   map[string]bool // registered route paths, so metrics never label by a raw (unbounded) URL
 	// principals caches token lookups; nil when Config.AuthCacheTTL is negative.
 	principals *principalCache
+	// pendingAbandons holds the Idempotency-Key claims ("user\x00key" -> lease end) this process failed to
+	// release because the database was away; a retry of the same request releases and takes them at once.
+	pendingAbandons sync.Map
 	ready      *Readiness
 }
 
@@ -210,6 +214,7 @@ func New(cfg Config, st Store, wf Workflows, log *slog.Logger, reg prometheus.Re
 		s.observe,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true, LogErrorFunc: s.logPanic}),
 		s.limitBody,
+		refuseBadURL,
 	)
 	s.register(e, gatherer)
 	return e
