@@ -176,7 +176,7 @@ type server struct {
 	// pendingAbandons holds the Idempotency-Key claims ("user\x00key" -> lease end) this process failed to
 	// release because the database was away; a retry of the same request releases and takes them at once.
 	pendingAbandons sync.Map
-	ready      *Readiness
+	ready           *Readiness
 }
 
 // New returns the API as an *echo.Echo ready to serve: use it as an http.Handler, or call Start(addr) and
