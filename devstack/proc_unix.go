@@ -4,6 +4,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,6 +32,24 @@ func newPGRunner(pgdata string) (pgRunner, error) {
 	if os.Geteuid() != 0 {
 		return r, nil
 	}
+	u, err := PostgresUser()
+	if err != nil {
+		return r, fmt.Errorf("private PostgreSQL: %w; create one (useradd --system postgres), run as a normal user, or set DATABASE_URL", err)
+	}
+	r.name, r.cred, r.groups = u.Name, u.Cred, u.Groups
+	return r, nil
+}
+
+// UnprivilegedUser is the user a PostgreSQL cluster started by a root process runs as.
+type UnprivilegedUser struct {
+	Name   string
+	Cred   *syscall.Credential // for exec.Cmd.SysProcAttr.Credential
+	Groups []uint32            // the user's groups, for permission checks
+}
+
+// PostgresUser picks the user a private PostgreSQL cluster runs as when this process is root (PostgreSQL refuses
+// to run as root): "postgres", else "nobody". The chaos suite's cluster uses it too.
+func PostgresUser() (UnprivilegedUser, error) {
 	for _, name := range []string{"postgres", "nobody"} {
 		u, err := user.Lookup(name)
 		if err != nil {
@@ -41,19 +60,18 @@ func newPGRunner(pgdata string) (pgRunner, error) {
 		if err1 != nil || err2 != nil || uid == 0 {
 			continue
 		}
-		r.name = name
-		r.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-		r.groups = []uint32{uint32(gid)}
+		out := UnprivilegedUser{Name: name, Cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}},
+			Groups: []uint32{uint32(gid)}}
 		if ids, err := u.GroupIds(); err == nil {
 			for _, id := range ids {
 				if g, err := strconv.ParseUint(id, 10, 32); err == nil {
-					r.groups = append(r.groups, uint32(g))
+					out.Groups = append(out.Groups, uint32(g))
 				}
 			}
 		}
-		return r, nil
+		return out, nil
 	}
-	return r, fmt.Errorf("private PostgreSQL: running as root, and PostgreSQL refuses to run as root, but there is no postgres or nobody user to run it as; create one (useradd --system postgres), run as a normal user, or set DATABASE_URL")
+	return UnprivilegedUser{}, errors.New("running as root, and PostgreSQL refuses to run as root, but there is no postgres or nobody user to run it as")
 }
 
 // userName is who the cluster runs as, for log lines.

@@ -465,6 +465,12 @@ func quietSDKLogger() sdklog.Logger {
 	return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 }
 
+// ProbeTemporal succeeds once the Temporal frontend at addr answers and knows namespace (each try bounded to 5 s).
+// The chaos suite uses it to wait for a restarted server process.
+func ProbeTemporal(ctx context.Context, addr, namespace string) error {
+	return probeFrontend(ctx, addr, namespace, quietSDKLogger())
+}
+
 func probeFrontend(ctx context.Context, addr, namespace string, logger sdklog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -25,10 +25,10 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/helhedsplan/helhedsplan/devstack"
 	"github.com/helhedsplan/helhedsplan/internal/lifecycle"
 	"github.com/helhedsplan/helhedsplan/seed"
 	"github.com/helhedsplan/helhedsplan/store"
@@ -229,7 +229,7 @@ func (s *suite) startTemporal(ctx context.Context) error {
 	if err := s.temporal.start(); err != nil {
 		return err
 	}
-	return s.waitReady(ctx, s.temporal, func(ctx context.Context) error { return probeTemporal(ctx, s.temporalAddr) })
+	return s.waitReady(ctx, s.temporal, func(ctx context.Context) error { return devstack.ProbeTemporal(ctx, s.temporalAddr, namespace) })
 }
 
 func (s *suite) startWorker(ctx context.Context) error {
@@ -606,20 +606,6 @@ func createDatabase(ctx context.Context, dsn, name string) error {
 	return nil
 }
 
-// probeTemporal succeeds once the frontend answers and knows the namespace.
-func probeTemporal(ctx context.Context, addr string) error {
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: namespace,
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		return err
-	}
-	_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
-	return err
-}
 
 // probeHTTP succeeds when url answers 200.
 func probeHTTP(ctx context.Context, url string) error {

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	_ "github.com/lib/pq" // database/sql driver for the readiness probe
+
+	"github.com/helhedsplan/helhedsplan/devstack"
 )
 
 // cluster is the suite's private PostgreSQL cluster. The postmaster runs in the foreground as a child of the suite
@@ -184,23 +185,15 @@ func (c *cluster) run(ctx context.Context, prog string, args ...string) ([]byte,
 	return cmd.CombinedOutput()
 }
 
-// pickUser chooses the unprivileged user the cluster runs as when the suite runs as root.
+// pickUser chooses the unprivileged user the cluster runs as when the suite runs as root (as `helhedsplan dev`
+// does for its private cluster).
 func (c *cluster) pickUser() error {
-	for _, name := range []string{"postgres", "nobody"} {
-		u, err := user.Lookup(name)
-		if err != nil {
-			continue
-		}
-		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-		if err1 != nil || err2 != nil || uid == 0 {
-			continue
-		}
-		c.runAs = name
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-		return nil
+	u, err := devstack.PostgresUser()
+	if err != nil {
+		return err
 	}
-	return errors.New("running as root, and PostgreSQL refuses root, but there is no postgres or nobody user to run the private cluster as")
+	c.runAs, c.cred = u.Name, u.Cred
+	return nil
 }
 
 // checkSearchable fails with an actionable message if the cluster's user cannot reach dir (a 0700 parent such as
