@@ -96,6 +96,8 @@ type Config struct {
 	Doctor Doctor
 	// DoctorTimeout bounds one doctor run, which queries every open workflow of the plan.
 	DoctorTimeout time.Duration
+	// Web, when set, is the web application: it answers every path outside /api/, the probes and /metrics.
+	Web http.Handler
 }
 
 // Doctor compares a plan's open workflows with the read model, the event log, the ledger and the disbursements
@@ -281,4 +283,12 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 
 	add(http.MethodGet, pathDisbursements, s.listDisbursements, read...)
 	add(http.MethodPost, pathConfirmPayment, s.confirmPayment, write...)
+
+	if s.cfg.Web != nil {
+		// The web application answers everything else; an unknown path under /api/ stays a problem+json 404.
+		e.RouteNotFound("/api/*", func(echo.Context) error { return echo.ErrNotFound })
+		web := echo.WrapHandler(s.cfg.Web)
+		e.Any("/", web)
+		e.Any("/*", web)
+	}
 }
