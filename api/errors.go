@@ -11,25 +11,23 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
 // ErrUnavailable marks a dependency (Temporal) that is down or refused for load; the API answers 503
-// dependency_unavailable with Retry-After and the client may retry (with the same Idempotency-Key for POSTs).
-var ErrUnavailable = errors.New("dependency unavailable")
+// dependency_unavailable with Retry-After. It is service.ErrUnavailable.
+var ErrUnavailable = service.ErrUnavailable
 
-// ErrStillRunning marks a workflow update that was sent but had not completed when the request ran out of time,
-// typically because its write waits for the database. The update goes on in the workflow: the same request with the
-// same Idempotency-Key attaches to it (same update ID) and gets its result. Errors wrapping it also wrap
-// ErrUnavailable.
-var ErrStillRunning = errors.New("workflow update still running")
+// ErrStillRunning marks a workflow update still running when the request ran out of time; the API answers 503 and
+// the same request with the same Idempotency-Key attaches to it. It is service.ErrStillRunning.
+var ErrStillRunning = service.ErrStillRunning
 
 // ErrNamespaceNotFound is what Workflows.Ready wraps when Temporal answers but does not know the namespace.
 var ErrNamespaceNotFound = errors.New("temporal namespace not found")
 
-// errReadModelBehind means an update completed but the read model does not yet hold its version. The workflow
-// writes before it answers, so this should not happen; if it does, the API answers 503 rather than stale data.
-var errReadModelBehind = errors.New("read model is behind the workflow")
+// errReadModelBehind is service.ErrReadModelBehind: the API answers 503 rather than stale data.
+var errReadModelBehind = service.ErrReadModelBehind
 
 // Retry-After values, in seconds, sent with 503 and with 409 idempotency_request_in_progress.
 const (

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/workflows"
 )
@@ -98,7 +99,7 @@ func TestConfirmPayment(t *testing.T) {
 				return
 			}
 			want := updateCall{InitiativeID: iniViborg, Name: workflows.UpdateConfirmPayment,
-				UpdateID: confirmUpdateID(disViborg, "BANK-2024-0042"),
+				UpdateID: service.ConfirmUpdateID(disViborg, "BANK-2024-0042"),
 				Arg: workflows.ConfirmPaymentInput{Actor: domain.Actor{UserID: "fin-peter", Name: "Peter Holm", Role: domain.RoleFinance},
 					DisbursementID: disViborg, Reference: "BANK-2024-0042"}}
 			if diff := cmp.Diff([]updateCall{want}, h.wf.updates); diff != "" {

@@ -1,26 +1,22 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
-	"github.com/helhedsplan/helhedsplan/workflows"
 )
 
 func (s *server) listDisbursements(c echo.Context) error {
-	planID, role, err := queryPlan(c)
+	p := principalOf(c)
+	planID, _, err := queryPlan(c)
 	if err != nil {
 		return err
 	}
-	if err := requireRole(role, "se udbetalinger", domain.RoleFinance, domain.RoleAdmin, domain.RoleBoard); err != nil {
+	if err := service.CheckDisbursementAccess(p, planID); err != nil {
 		return err
 	}
 	status := c.QueryParam("status")
@@ -32,11 +28,11 @@ func (s *server) listDisbursements(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := s.st.ListDisbursements(c.Request().Context(), store.DisbursementFilter{
+	items, next, err := s.svc.Disbursements(c.Request().Context(), p, store.DisbursementFilter{
 		PlanID: planID, Status: status, After: cursor, Limit: limit,
 	})
 	if err != nil {
-		return fmt.Errorf("list disbursements: %w", err)
+		return err
 	}
 	out := make([]disbursementOut, len(items))
 	for i, d := range items {
@@ -45,47 +41,21 @@ func (s *server) listDisbursements(c echo.Context) error {
 	return c.JSON(http.StatusOK, page(out, next))
 }
 
-// confirmUpdateID names the confirm update after what is confirmed, not who asks or with which key: two finance
-// users (or one double click) confirming the same payment with the same reference are one update to Temporal, and
-// both get its result.
-func confirmUpdateID(disbursementID, reference string) string {
-	sum := sha256.Sum256([]byte(reference))
-	return "confirm/" + disbursementID + "/" + hex.EncodeToString(sum[:8])
-}
-
 func (s *server) confirmPayment(c echo.Context) error {
-	ctx := c.Request().Context()
-	id := c.Param("id")
-	if id == "" || len(id) > maxIDLen {
-		return disbursementNotFound(id)
-	}
-	d, err := s.st.GetDisbursement(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return disbursementNotFound(id)
+	t, err := s.svc.BeginPayment(c.Request().Context(), principalOf(c), c.Param("id"))
+	if t != nil {
+		c.Set(ctxInitiativeID, t.Initiative.ID)
 	}
 	if err != nil {
-		return fmt.Errorf("get disbursement %s: %w", id, err)
-	}
-	c.Set(ctxInitiativeID, d.InitiativeID)
-	role, ok := principalOf(c).Roles[d.PlanID]
-	if !ok {
-		return disbursementNotFound(id)
-	}
-	if err := requireRole(role, "bekræfte en udbetaling", domain.RoleFinance); err != nil {
 		return err
 	}
 	var b confirmBody
 	if err := decodeJSON(c, &b, false); err != nil {
 		return err
 	}
-	ref := strings.TrimSpace(b.Reference) // a stray space would otherwise count as another reference
-	if _, err := s.wf.Update(ctx, d.InitiativeID, workflows.UpdateConfirmPayment, confirmUpdateID(id, ref),
-		workflows.ConfirmPaymentInput{Actor: actor(principalOf(c), role), DisbursementID: id, Reference: ref}); err != nil {
-		return err
-	}
-	d, err = s.st.GetDisbursement(ctx, id)
+	d, err := s.svc.ConfirmPayment(c.Request().Context(), t, b.Reference)
 	if err != nil {
-		return fmt.Errorf("get disbursement %s after payment: %w", id, err)
+		return err
 	}
 	return c.JSON(http.StatusOK, disbursementToOut(d))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/workflows"
 )
@@ -61,7 +62,7 @@ func TestCreateInitiative(t *testing.T) {
 		{
 			name: "create_with_tranches_not_summing_422", token: tokMette, body: createBody(t, tranche(9_000_000)),
 			status: http.StatusUnprocessableEntity,
-			want: problemJSON(t, "validation_failed", msgProposalInvalid, path, domain.FieldProblem{
+			want: problemJSON(t, "validation_failed", service.MsgProposalInvalid, path, domain.FieldProblem{
 				Field: "milestones", Code: "tranches_do_not_sum_to_budget",
 				Message: "Budgettet fra Landsbyggefonden er 100.000,00 kr., men raterne summer til 90.000,00 kr.; de skal være ens.",
 			}),
@@ -73,7 +74,7 @@ func TestCreateInitiative(t *testing.T) {
 					"tranche": []any{map[string]any{"source_id": "lbf", "amount_ore": 10_000_000}}}}
 			}),
 			status: http.StatusUnprocessableEntity,
-			want: problemJSON(t, "validation_failed", msgProposalInvalid, path, domain.FieldProblem{
+			want: problemJSON(t, "validation_failed", service.MsgProposalInvalid, path, domain.FieldProblem{
 				Field: "milestones[0].due_date", Code: "invalid_date", Message: `"30-06-2024" er ikke en dato; brug ÅÅÅÅ-MM-DD.`,
 			}),
 		},
@@ -81,7 +82,7 @@ func TestCreateInitiative(t *testing.T) {
 			name: "create_beyond_uncommitted_funds_422", token: tokMette, body: createBody(t, nil),
 			setup:  func(h *harness) { h.st.available[planViborg]["lbf"] = domain.Kroner(50_000) },
 			status: http.StatusUnprocessableEntity,
-			want: problemJSON(t, "validation_failed", msgProposalInvalid, path, domain.FieldProblem{
+			want: problemJSON(t, "validation_failed", service.MsgProposalInvalid, path, domain.FieldProblem{
 				Field: "budget[0].amount_ore", Code: "exceeds_uncommitted",
 				Message: "Der søges 100.000,00 kr. fra Landsbyggefonden, men kun 50.000,00 kr. er endnu ikke reserveret.",
 			}),
@@ -89,7 +90,7 @@ func TestCreateInitiative(t *testing.T) {
 		{
 			name: "create_with_missing_fields_422_lists_each_field", token: tokMette, body: `{"title":"x"}`,
 			status: http.StatusUnprocessableEntity,
-			want: problemJSON(t, "validation_failed", msgProposalInvalid, path,
+			want: problemJSON(t, "validation_failed", service.MsgProposalInvalid, path,
 				domain.FieldProblem{Field: "description", Code: "required", Message: "Feltet skal udfyldes."},
 				domain.FieldProblem{Field: "target_group", Code: "required", Message: "Feltet skal udfyldes."},
 				domain.FieldProblem{Field: "delaftale_id", Code: "required", Message: "Vælg en delaftale."},

@@ -13,29 +13,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/helhedsplan/helhedsplan/doctor"
-	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
-	"github.com/helhedsplan/helhedsplan/workflows"
 )
 
-// Store is what the API reads from the read model (implemented by *store.Store). Lookups of something that does
-// not exist return an error wrapping store.ErrNotFound.
+// Store is what the API reads (implemented by *store.Store): what the service reads (service.Store) plus the
+// token lookup and the Idempotency-Key records. Lookups of something that does not exist return an error wrapping
+// store.ErrNotFound.
 type Store interface {
+	service.Store
 	Ping(ctx context.Context) error
 	// PrincipalByTokenHash returns the user behind sha256(token); store.ErrNotFound if unknown or revoked.
 	PrincipalByTokenHash(ctx context.Context, tokenHash []byte) (store.Principal, error)
-	ListPlans(ctx context.Context, planIDs []string) ([]domain.Plan, error)
-	GetPlan(ctx context.Context, id string) (domain.Plan, error)
-	Budget(ctx context.Context, planID string) (store.Budget, error)
-	// Available is what each funding source of the plan has left that is not reserved, released or paid.
-	Available(ctx context.Context, planID string) (map[string]domain.Money, error)
-	GetInitiative(ctx context.Context, id string) (domain.Initiative, error)
-	// ListInitiatives returns one page and the cursor of the next ("" on the last page).
-	ListInitiatives(ctx context.Context, f store.InitiativeFilter) ([]store.InitiativeSummary, string, error)
-	ListEvents(ctx context.Context, initiativeID string, afterSeq int64, limit int) ([]store.Event, error)
-	// ListDisbursements returns one page and the cursor of the next ("" on the last page).
-	ListDisbursements(ctx context.Context, f store.DisbursementFilter) ([]store.Disbursement, string, error)
-	GetDisbursement(ctx context.Context, id string) (store.Disbursement, error)
 	// BeginIdempotent records r as in progress and returns nil, or, when (r.UserID, r.Key) is already recorded,
 	// returns that record untouched.
 	BeginIdempotent(ctx context.Context, r store.IdempotencyRecord) (*store.IdempotencyRecord, error)
@@ -45,17 +34,10 @@ type Store interface {
 	AbandonIdempotent(ctx context.Context, userID, key string) error
 }
 
-// Workflows is what the API needs of Temporal (implemented by *TemporalWorkflows). Refusals come back as
-// *domain.RuleError; an unknown initiative as store.ErrNotFound; a second start of the same initiative as
-// store.ErrConflict; Temporal down as ErrUnavailable; an update still running when ctx ends as ErrStillRunning.
-// Results are small (workflows.UpdateResult): the API reads the initiative itself from the read model, which holds
-// at least the result's Version once the workflow has answered.
+// Workflows is what the API needs of Temporal (implemented by *TemporalWorkflows): what the service runs
+// (service.Workflows: Start and Update, with their errors) plus the readiness check.
 type Workflows interface {
-	// Start starts the initiative workflow and returns once its first transition is recorded.
-	Start(ctx context.Context, in workflows.StartInput) (workflows.UpdateResult, error)
-	// Update runs a workflow update (name from workflows.Update*) and waits for it to complete. The same
-	// updateID twice runs the update once and answers both.
-	Update(ctx context.Context, initiativeID, updateName, updateID string, arg any) (workflows.UpdateResult, error)
+	service.Workflows
 	// Ready checks that Temporal answers and that the namespace exists (else an error wrapping
 	// ErrNamespaceNotFound).
 	Ready(ctx context.Context) error
@@ -170,6 +152,7 @@ type server struct {
 	cfg      Config
 	st       Store
 	wf       Workflows
+	svc      *service.Service // every read and action of a signed-in user
 	log      *slog.Logger
 	duration *prometheus.HistogramVec
 	routes   map[string]bool // registered route paths, so metrics never label by a raw (unbounded) URL
@@ -194,7 +177,7 @@ func New(cfg Config, st Store, wf Workflows, log *slog.Logger, reg prometheus.Re
 		gatherer = prometheus.NewRegistry()
 	}
 	s := &server{cfg: cfg, st: st, wf: wf, log: log, duration: newDurationMetric(reg), routes: map[string]bool{},
-		ready: NewReadiness(st, wf, cfg.ReadyTimeout, log)}
+		ready: NewReadiness(st, wf, cfg.ReadyTimeout, log), svc: service.New(st, wf, log)}
 	if cfg.AuthCacheTTL > 0 {
 		s.principals = newPrincipalCache(cfg.AuthCacheTTL, 10_000)
 	}
