@@ -606,7 +606,6 @@ func createDatabase(ctx context.Context, dsn, name string) error {
 	return nil
 }
 
-
 // probeHTTP succeeds when url answers 200.
 func probeHTTP(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
