@@ -3,7 +3,7 @@ GO        ?= go
 PKG       := ./cmd/helhedsplan
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: run test vet build build-prod bench chaos clean
+.PHONY: run test vet build build-prod bench chaos clean web-assets
 
 ## run: the whole service on this machine (embedded Temporal + Web UI, PostgreSQL, worker, API).
 ## Built, then exec'ed rather than `go run`, which turns a clean Ctrl-C into exit status 1.
@@ -37,6 +37,28 @@ bench:
 ## CHAOS_ARGS=-small is the CI version; `./bin/helhedsplan chaos -h` lists the options.
 chaos: build
 	./bin/helhedsplan chaos $(CHAOS_ARGS)
+
+## web-assets: refresh the vendored Det Fælles Designsystem (npm package dkfds, pinned) in web/static/vendor/dkfds:
+## its compiled CSS and JS, the IBM Plex Sans woff2 fonts and the icons the CSS refers to, and the licences. Needs
+## npm; running and testing the product does not.
+DKFDS_VERSION := 11.2.0
+DKFDS_DIR     := web/static/vendor/dkfds
+web-assets:
+	@set -e; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && npm pack --silent dkfds@$(DKFDS_VERSION) >/dev/null && tar xzf dkfds-$(DKFDS_VERSION).tgz); \
+	  d="$$tmp/package/dist"; rm -rf $(DKFDS_DIR); \
+	  mkdir -p $(DKFDS_DIR)/css $(DKFDS_DIR)/js $(DKFDS_DIR)/fonts/IBMPlexSans/complete/woff2 $(DKFDS_DIR)/img/svg-icons; \
+	  sed '/sourceMappingURL/d' "$$d/css/dkfds.min.css" > $(DKFDS_DIR)/css/dkfds.min.css; \
+	  sed '/sourceMappingURL/d' "$$d/js/dkfds.min.js" > $(DKFDS_DIR)/js/dkfds.min.js; \
+	  cp "$$tmp/package/LICENSE.md" $(DKFDS_DIR)/LICENSE.md; \
+	  cp "$$d/fonts/IBMPlexSans/complete/woff2/"*.woff2 "$$d/fonts/IBMPlexSans/complete/woff2/license.txt" \
+	    $(DKFDS_DIR)/fonts/IBMPlexSans/complete/woff2/; \
+	  for f in $$(grep -o 'url([^)]*)' $(DKFDS_DIR)/css/dkfds.min.css | sed -n 's|^url(\.\./\(img/[^)]*\.svg\))$$|\1|p' | sort -u); do \
+	    cp "$$d/$$f" "$(DKFDS_DIR)/$$f"; done; \
+	  for f in $(DKFDS_DIR)/fonts/IBMPlexSans/complete/woff2/*.woff2; do \
+	    grep -q "$$(basename $$f)" $(DKFDS_DIR)/css/dkfds.min.css || rm "$$f"; done; \
+	  echo "dkfds $(DKFDS_VERSION) from the npm registry ($$(cd "$$tmp" && sha1sum dkfds-$(DKFDS_VERSION).tgz | cut -d' ' -f1) sha1 of the tarball)" > $(DKFDS_DIR)/VERSION; \
+	  du -sh $(DKFDS_DIR)
 
 clean:
 	rm -rf bin

@@ -25,6 +25,7 @@ import (
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/seed"
 	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/web"
 )
 
 // runDev runs everything in one process: PostgreSQL (found or started), an embedded Temporal server persisted
@@ -79,7 +80,11 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.
 	g, gctx := errgroup.WithContext(ctx)
 	reg := newRegistry()
 	g.Go(func() error { return runWorker(gctx, cfg, log, st, c, reg) })
-	g.Go(func() error { return serveAPI(gctx, cfg, log, st, c, reg) })
+	wcfg := web.Config{DevSignIn: true, TemporalNamespace: temporal.Namespace()}
+	if addr := temporal.UIAddr(); addr != "" {
+		wcfg.TemporalUIURL = "http://" + addr
+	}
+	g.Go(func() error { return serveAPI(gctx, cfg, log, st, c, reg, wcfg) })
 	return g.Wait()
 }
 
@@ -144,6 +149,7 @@ func printBanner(w io.Writer, cfg config.Config, t *devstack.Temporal, pg *devst
 	}
 	fmt.Fprintf(w, `
 helhedsplan kører (dev)
+  Web:               http://%s/   (log ind som en af planens brugere med et klik)
   API:               http://%s/api/v1   (OpenAPI: http://%s/api/v1/openapi.yaml)
   Temporal Web UI:   http://%s
   Temporal frontend: %s (namespace %s)
@@ -151,7 +157,7 @@ helhedsplan kører (dev)
   Data:              %s (slet mappen for at starte forfra)
 
 Dev-tokens (også i %s):
-`, host, host, t.UIAddr(), t.FrontendAddr(), t.Namespace(), pg.Source(), dataDir, filepath.Join(dataDir, "dev-tokens.env"))
+`, host, host, host, t.UIAddr(), t.FrontendAddr(), t.Namespace(), pg.Source(), dataDir, filepath.Join(dataDir, "dev-tokens.env"))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, tk := range tokens {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", tk.env, tk.user.Name, tk.user.Role.DanishName(), tk.token)

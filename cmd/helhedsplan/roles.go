@@ -30,12 +30,13 @@ import (
 	"github.com/helhedsplan/helhedsplan/outbox"
 	"github.com/helhedsplan/helhedsplan/seed"
 	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/web"
 	"github.com/helhedsplan/helhedsplan/worker"
 )
 
 func runAPIRole(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return withBackends(ctx, cfg, log, "api", func(st *store.Store, c client.Client) error {
-		return serveAPI(ctx, cfg, log, st, c, newRegistry())
+		return serveAPI(ctx, cfg, log, st, c, newRegistry(), web.Config{})
 	})
 }
 
@@ -84,11 +85,23 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveAPI serves HTTP until ctx ends, then drains in-flight requests. Alongside, it purges expired
-// Idempotency-Key records every api.IdempotencyPurgeInterval, and stops that before returning (the store closes
-// after).
-func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg *prometheus.Registry) error {
-	acfg := api.Config{RequestTimeout: cfg.UpdateTimeout, Doctor: planDoctor(c, st, log)}
+// serveAPI serves HTTP until ctx ends, then drains in-flight requests: the API under /api/v1 and the web
+// application (configured by wcfg; the dev role turns on dev sign-in) for every other page. Alongside, it purges
+// expired Idempotency-Key records every api.IdempotencyPurgeInterval, and stops that before returning (the store
+// closes after).
+func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg *prometheus.Registry, wcfg web.Config) error {
+	if wcfg.TemporalNamespace == "" {
+		wcfg.TemporalNamespace = cfg.Temporal.Namespace
+	}
+	if wcfg.Log == nil {
+		wcfg.Log = log.With("component", "web")
+	}
+	w, err := web.New(wcfg, st, st.DB().DB)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	acfg := api.Config{RequestTimeout: cfg.UpdateTimeout, Doctor: planDoctor(c, st, log), Web: w}
 	e := api.New(acfg, st, api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace), log, reg, reg)
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})

@@ -22,6 +22,7 @@ import (
 	"github.com/helhedsplan/helhedsplan/outbox"
 	"github.com/helhedsplan/helhedsplan/seed"
 	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/web"
 	"github.com/helhedsplan/helhedsplan/worker"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	// WebhookURL and WebhookSecret, when set, run the outbox dispatcher as the worker role does.
 	WebhookURL    string
 	WebhookSecret string
+	// Web configures the web application, mounted for every path outside /api/ as in the api role (with dev
+	// sign-in when Web.DevSignIn is set). API.Web, when set, replaces it.
+	Web web.Config
 }
 
 // Stack is a running API (at URL) and worker.
@@ -53,6 +57,7 @@ type Stack struct {
 	// Tokens maps each seeded user's ID to a bearer token.
 	Tokens map[string]string
 	server *httptest.Server
+	web    *web.Web
 	worker sdkworker.Worker
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -114,6 +119,16 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 			return doctor.Check(ctx, doctor.Deps{Client: c, Store: st, Log: log}, doctor.Options{PlanID: planID, Repair: repair})
 		})
 	}
+	if acfg.Web == nil {
+		wcfg := opts.Web
+		if wcfg.Log == nil {
+			wcfg.Log = log
+		}
+		if s.web, err = web.New(wcfg, ast, ast.DB().DB); err != nil {
+			return nil, err
+		}
+		acfg.Web = s.web
+	}
 	s.server = httptest.NewServer(api.New(acfg, ast, api.NewTemporalWorkflows(c), log, reg, reg))
 	s.URL = s.server.URL
 	return s, nil
@@ -126,6 +141,9 @@ func (s *Stack) Close() {
 		<-s.done
 	}
 	s.server.Close()
+	if s.web != nil {
+		s.web.Close()
+	}
 	if s.worker != nil {
 		s.worker.Stop()
 	}

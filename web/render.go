@@ -1,0 +1,150 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// pageNames are the pages; each is templates/<name>.html on top of templates/layout.html.
+var pageNames = []string{"signin", "work", "initiatives", "initiative", "plan", "finance", "error"}
+
+type pages struct {
+	byName map[string]*template.Template
+}
+
+// parsePages parses every page at start, so a broken template is an error from New (and a failing test), never a
+// broken response.
+func parsePages(fsys fs.FS, staticURL func(string) string) (*pages, error) {
+	funcs := template.FuncMap{
+		"static":      staticURL,
+		"kr":          formatKr,
+		"krRounded":   formatKrRounded,
+		"date":        formatDate,
+		"timeDate":    formatTimeDate,
+		"dateTime":    formatDateTime,
+		"phase":       func(p domain.Phase) string { return p.DanishName() },
+		"role":        roleName,
+		"outcome":     outcomeName,
+		"tranche":     trancheStatusName,
+		"event":       eventName,
+		"total":       domain.Total,
+		"derefMoney":  func(m *domain.Money) domain.Money { return *m },
+		"dict":        dict,
+		"chartHeight": func(bars []bar) int { return len(bars)*56 + 8 },
+	}
+	p := &pages{byName: map[string]*template.Template{}}
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// layoutView is what the layout reads; Page is the page's own view.
+type layoutView struct {
+	Title  string
+	Nav    string // the active main navigation item
+	Viewer *viewer
+	CSRF   string
+	Page   any
+}
+
+// navOf is the main navigation item a page belongs to.
+var navOf = map[string]string{"work": "work", "initiatives": "initiatives", "initiative": "initiatives",
+	"plan": "plan", "finance": "finance"}
+
+// render writes a page. It renders into a buffer first, so a template that fails half-way produces a clean 500
+// instead of half a page.
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, v *viewer, title string, page any) {
+	t, ok := w.pages.byName[name]
+	if !ok {
+		w.serverError(rw, r, fmt.Errorf("web: no page %q", name))
+		return
+	}
+	lv := layoutView{Title: title, Nav: navOf[name], Viewer: v, Page: page}
+	if v != nil || name == "signin" {
+		// Only these pages have forms; error pages may be rendered where no session was loaded.
+		lv.CSRF = w.csrfToken(r)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", lv); err != nil {
+		if name == "error" {
+			w.log.Error("web: error page failed", "err", err)
+			http.Error(rw, "Der opstod en fejl.", http.StatusInternalServerError)
+			return
+		}
+		w.serverError(rw, r, fmt.Errorf("web: render %s: %w", name, err))
+		return
+	}
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.WriteHeader(status)
+	_, _ = buf.WriteTo(rw)
+}
+
+// errorView is the error page.
+type errorView struct {
+	Heading string
+	Text    string
+}
+
+func (w *Web) notFoundHandler(rw http.ResponseWriter, r *http.Request) { w.notFound(rw, r) }
+
+func (w *Web) notFound(rw http.ResponseWriter, r *http.Request) {
+	w.render(rw, r, http.StatusNotFound, "error", nil, "Siden findes ikke", errorView{
+		Heading: "Siden findes ikke",
+		Text:    "Vi kan ikke finde den side, du leder efter. Tjek adressen, eller gå til forsiden.",
+	})
+}
+
+func (w *Web) badRequest(rw http.ResponseWriter, r *http.Request, text string) {
+	w.render(rw, r, http.StatusBadRequest, "error", nil, "Ugyldig forespørgsel", errorView{
+		Heading: "Ugyldig forespørgsel", Text: text,
+	})
+}
+
+// forbiddenCSRF answers a POST that failed a CSRF check: cross-origin, or without the session's token (for
+// example a form left open past the end of its session).
+func (w *Web) forbiddenCSRF(rw http.ResponseWriter, r *http.Request) {
+	w.render(rw, r, http.StatusForbidden, "error", nil, "Handlingen blev afvist", errorView{
+		Heading: "Handlingen blev afvist",
+		Text: "Formularen kunne ikke godkendes, fordi den ikke kom fra denne side, eller fordi din session er udløbet. " +
+			"Gå tilbage, genindlæs siden og prøv igen.",
+	})
+}
+
+// serverError logs err with the request and answers a Danish 500 page that says nothing internal.
+func (w *Web) serverError(rw http.ResponseWriter, r *http.Request, err error) {
+	w.log.Error("web: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	w.render(rw, r, http.StatusInternalServerError, "error", nil, "Der opstod en fejl", errorView{
+		Heading: "Der opstod en fejl",
+		Text:    "Siden kunne ikke vises lige nu. Prøv igen om lidt. Fortsætter fejlen, så kontakt sekretariatet.",
+	})
+}
+
+// dict builds a map from key-value pairs, so a template can pass several values to another.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
