@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -57,15 +58,19 @@ func TestTemplatesParseAtStart(t *testing.T) {
 		t.Fatalf("embedded templates: %v", err)
 	}
 	broken := fstest.MapFS{}
-	for _, name := range append([]string{"layout"}, pageNames...) {
-		b, err := templateFS.ReadFile("templates/" + name + ".html")
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil || len(files) < 8 {
+		t.Fatalf("embedded templates: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := templateFS.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		broken["templates/"+name+".html"] = &fstest.MapFile{Data: b}
+		broken[f] = &fstest.MapFile{Data: b}
 	}
 	broken["templates/work.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{range .Page.Items}}{{end}`)}
-	_, err := parsePages(broken, func(s string) string { return s })
+	_, err = parsePages(broken, func(s string) string { return s })
 	if err == nil || !strings.Contains(err.Error(), "template work") {
 		t.Fatalf("broken work template: %v, want an error naming it", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 )
@@ -14,8 +16,11 @@ import (
 //go:embed templates
 var templateFS embed.FS
 
-// pageNames are the pages; each is templates/<name>.html on top of templates/layout.html.
-var pageNames = []string{"signin", "work", "initiatives", "initiative", "plan", "finance", "error"}
+// Every templates/<name>.html other than these two is a page, parsed on top of them.
+const (
+	layoutTemplate   = "layout.html"
+	partialsTemplate = "partials.html" // shared pieces: the error summary, a field's error message
+)
 
 type pages struct {
 	byName map[string]*template.Template
@@ -41,9 +46,19 @@ func parsePages(fsys fs.FS, staticURL func(string) string) (*pages, error) {
 		"dict":        dict,
 		"chartHeight": func(bars []bar) int { return len(bars)*56 + 8 },
 	}
+	files, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
 	p := &pages{byName: map[string]*template.Template{}}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+	for _, f := range files {
+		base := path.Base(f)
+		if base == layoutTemplate || base == partialsTemplate {
+			continue
+		}
+		name := strings.TrimSuffix(base, ".html")
+		t, err := template.New(layoutTemplate).Funcs(funcs).ParseFS(fsys,
+			"templates/"+layoutTemplate, "templates/"+partialsTemplate, f)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -61,9 +76,18 @@ type layoutView struct {
 	Page   any
 }
 
-// navOf is the main navigation item a page belongs to.
+// navOf is the main navigation item a page belongs to. A page named "<item>-<something>" (initiatives-new,
+// finance-inbox) belongs to <item>.
 var navOf = map[string]string{"work": "work", "initiatives": "initiatives", "initiative": "initiatives",
 	"plan": "plan", "finance": "finance"}
+
+func navItem(page string) string {
+	if n, ok := navOf[page]; ok {
+		return n
+	}
+	prefix, _, _ := strings.Cut(page, "-")
+	return navOf[prefix]
+}
 
 // render writes a page. It renders into a buffer first, so a template that fails half-way produces a clean 500
 // instead of half a page.
@@ -73,7 +97,7 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name s
 		w.serverError(rw, r, fmt.Errorf("web: no page %q", name))
 		return
 	}
-	lv := layoutView{Title: title, Nav: navOf[name], Viewer: v, Page: page}
+	lv := layoutView{Title: title, Nav: navItem(name), Viewer: v, Page: page}
 	if v != nil || name == "signin" {
 		// Only these pages have forms; error pages may be rendered where no session was loaded.
 		lv.CSRF = w.csrfToken(r)

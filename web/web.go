@@ -21,6 +21,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
@@ -70,6 +71,7 @@ type Config struct {
 type Web struct {
 	cfg      Config
 	st       Store
+	svc      *service.Service // the actions, shared with the API; nil answers them with 503
 	log      *slog.Logger
 	pages    *pages
 	sessions *scs.SessionManager
@@ -78,9 +80,10 @@ type Web struct {
 	handler  http.Handler
 }
 
-// New returns the web application reading from st, with its sessions in the database behind sessionDB (the
-// sessions table of migration 00006). Templates are parsed here: a broken template fails New, not a request.
-func New(cfg Config, st Store, sessionDB *sql.DB) (*Web, error) {
+// New returns the web application reading from st and acting through svc (the service the API uses too, so a
+// page applies the same rules and gets the same refusals), with its sessions in the database behind sessionDB
+// (the sessions table of migration 00006). Templates are parsed here: a broken template fails New, not a request.
+func New(cfg Config, st Store, svc *service.Service, sessionDB *sql.DB) (*Web, error) {
 	if st == nil || sessionDB == nil {
 		return nil, errors.New("web: a store and a session database are required")
 	}
@@ -108,7 +111,7 @@ func New(cfg Config, st Store, sessionDB *sql.DB) (*Web, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Web{cfg: cfg, st: st, log: log, pages: p, static: static}
+	w := &Web{cfg: cfg, st: st, svc: svc, log: log, pages: p, static: static}
 	w.pgstore = postgresstore.NewWithCleanupInterval(sessionDB, 10*time.Minute)
 	sm := scs.New()
 	sm.Store = w.pgstore
@@ -145,7 +148,9 @@ func (w *Web) routes() http.Handler {
 	pages.HandleFunc("GET /indsatser", w.authed(w.initiativesPage))
 	pages.HandleFunc("GET /indsatser/{id}", w.authed(w.initiativePage))
 	pages.HandleFunc("GET /planen", w.authed(w.planPage))
-	pages.HandleFunc("GET /oekonomi", w.authed(w.financePage))
+	w.routeFinance(pages)   // finance.go
+	w.routeActions(pages)   // actions.go
+	w.routeProposals(pages) // proposals.go
 	pages.HandleFunc("/", w.notFoundHandler)
 
 	cop := http.NewCrossOriginProtection()

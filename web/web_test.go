@@ -16,6 +16,7 @@ import (
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/seed"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/store/dbtest"
 	"github.com/helhedsplan/helhedsplan/web"
@@ -33,7 +34,7 @@ type app struct {
 func newApp(t *testing.T, cfg web.Config) *app {
 	t.Helper()
 	st := dbtest.New(t)
-	w, err := web.New(cfg, st, st.DB().DB)
+	w, err := web.New(cfg, st, service.New(st, nil, nil), st.DB().DB)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}

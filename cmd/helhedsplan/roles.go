@@ -29,6 +29,7 @@ import (
 	"github.com/helhedsplan/helhedsplan/doctor"
 	"github.com/helhedsplan/helhedsplan/outbox"
 	"github.com/helhedsplan/helhedsplan/seed"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/web"
 	"github.com/helhedsplan/helhedsplan/worker"
@@ -96,13 +97,14 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	if wcfg.Log == nil {
 		wcfg.Log = log.With("component", "web")
 	}
-	w, err := web.New(wcfg, st, st.DB().DB)
+	wf := api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace)
+	w, err := web.New(wcfg, st, service.New(st, wf, log), st.DB().DB)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
 	acfg := api.Config{RequestTimeout: cfg.UpdateTimeout, Doctor: planDoctor(c, st, log), Web: w}
-	e := api.New(acfg, st, api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace), log, reg, reg)
+	e := api.New(acfg, st, wf, log, reg, reg)
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
 	go func() {

@@ -21,6 +21,7 @@ import (
 	"github.com/helhedsplan/helhedsplan/doctor"
 	"github.com/helhedsplan/helhedsplan/outbox"
 	"github.com/helhedsplan/helhedsplan/seed"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/web"
 	"github.com/helhedsplan/helhedsplan/worker"
@@ -113,6 +114,7 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 	if opts.APIStore != nil {
 		ast = opts.APIStore
 	}
+	wf := api.NewTemporalWorkflows(c)
 	acfg := opts.API
 	if acfg.Doctor == nil {
 		acfg.Doctor = api.DoctorFunc(func(ctx context.Context, planID string, repair bool) (doctor.Report, error) {
@@ -124,12 +126,12 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 		if wcfg.Log == nil {
 			wcfg.Log = log
 		}
-		if s.web, err = web.New(wcfg, ast, ast.DB().DB); err != nil {
+		if s.web, err = web.New(wcfg, ast, service.New(ast, wf, log), ast.DB().DB); err != nil {
 			return nil, err
 		}
 		acfg.Web = s.web
 	}
-	s.server = httptest.NewServer(api.New(acfg, ast, api.NewTemporalWorkflows(c), log, reg, reg))
+	s.server = httptest.NewServer(api.New(acfg, ast, wf, log, reg, reg))
 	s.URL = s.server.URL
 	return s, nil
 }
