@@ -219,6 +219,41 @@ func Run(ctx context.Context, o Options, w io.Writer) (err error) {
 	}
 	fmt.Fprintf(w, "\nReads with %d initiatives in the read model, %d clients:\n", o.Rows, o.Clients)
 	report(w, rec3)
+
+	// 4. The web application's pages with the same read model, as the users who work with them.
+	board, err := signIn(ctx, s.URL, d.Tokens.Board)
+	if err != nil {
+		return fmt.Errorf("web sign-in: %w", err)
+	}
+	member, err := signIn(ctx, s.URL, d.Tokens.OperationalGroup)
+	if err != nil {
+		return fmt.Errorf("web sign-in: %w", err)
+	}
+	finance, err := signIn(ctx, s.URL, d.Tokens.Finance)
+	if err != nil {
+		return fmt.Errorf("web sign-in: %w", err)
+	}
+	pages := []pageCall{
+		{"/ (Mit arbejde, bestyrelsen)", "/", board},
+		{"/ (Mit arbejde, operationel gruppe)", "/", member},
+		{"/indsatser", "/indsatser", board},
+		{"/indsatser?fase", "/indsatser?fase=completed", board},
+		{"/indsatser/{id}", "/indsatser/" + ids[0], board},
+		{"/planen", "/planen", board},
+		{"/oekonomi", "/oekonomi", finance},
+	}
+	for i, id := range ids[1:] {
+		if i >= 20 {
+			break
+		}
+		pages = append(pages, pageCall{"/indsatser/{id}", "/indsatser/" + id, member})
+	}
+	rec4 := &recorder{byName: map[string][]time.Duration{}}
+	if err := benchPages(ctx, rec4, o.Clients, o.Requests, pages); err != nil {
+		return fmt.Errorf("pages: %w", err)
+	}
+	fmt.Fprintf(w, "\nWeb pages with %d initiatives in the read model, %d clients (round trip over loopback):\n", o.Rows, o.Clients)
+	report(w, rec4)
 	return nil
 }
 
