@@ -1,21 +1,140 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
-// planView is "Planen": the budget as tables and as a bar chart.
+// planView is "Planen": the budget as tables and as a bar chart, the local co-financing share against LBF's
+// minimum, and the initiatives by phase.
 type planView struct {
-	Plan       domain.Plan
-	Budget     store.Budget
-	SourceBars []bar
-	DelBars    []bar
-	Names      names
+	Plan        domain.Plan
+	Budget      store.Budget
+	SourceBars  []bar
+	DelBars     []bar
+	Names       names
+	Cofinancing cofinancingView
+	Phases      []phaseRow
+	PhaseTotal  int
+	PhaseBars   []phaseBar
+	// PhaseChartHeight is the phases chart's height in its own units.
+	PhaseChartHeight int
 }
+
+// cofinancingView is the plan's local co-financing share (the local sources' committed money against the whole)
+// and the rule it is measured against (PlanSettings.MinLocalCofinancingPermille, 25 % for LBF).
+type cofinancingView struct {
+	Share    string // "46,6 %"
+	Min      string // "25 %"
+	Text     string // "46,6 % lokal medfinansiering (krav: mindst 25 %)"
+	OK       bool
+	Sources  []cofinancingSource
+	LocalØre domain.Money
+	TotalØre domain.Money
+	// The bar: the local share's width and the minimum's mark, in the chart's units (cofinancingWidth = 100 %).
+	BarWidth int
+	MarkX    int
+}
+
+type cofinancingSource struct {
+	Name         string
+	Local        bool
+	CommittedØre domain.Money
+}
+
+// cofinancingWidth is the co-financing bar's width for 100 %.
+const cofinancingWidth = 600
+
+// phaseRow is one phase of "initiatives by phase", linking to the list filtered on it.
+type phaseRow struct {
+	Phase domain.Phase
+	Name  string
+	Count int
+	URL   string
+}
+
+// phaseBar is one bar of the phases chart.
+type phaseBar struct {
+	phaseRow
+	Y, Width int
+	CountX   int // where the count is written, after the bar
+}
+
+// phaseCounter is the store's count of initiatives per phase (store.Store.PhaseCounts).
+type phaseCounter interface {
+	PhaseCounts(ctx context.Context, planID string) (map[domain.Phase]int, error)
+}
+
+// permilleText shows a share in per mille as a Danish percentage with one decimal, dropped when it is 0:
+// 466 -> "46,6 %", 250 -> "25 %".
+func permilleText(pm int64) string {
+	neg := pm < 0
+	if neg {
+		pm = -pm
+	}
+	s := strconv.FormatInt(pm/10, 10)
+	if d := pm % 10; d != 0 {
+		s += "," + strconv.FormatInt(d, 10)
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s + " %"
+}
+
+func cofinancing(p domain.Plan) cofinancingView {
+	share, minimum := p.LocalCofinancingPermille(), p.Settings.MinLocalCofinancingPermille
+	c := cofinancingView{Share: permilleText(share), Min: permilleText(minimum), OK: share >= minimum,
+		TotalØre: p.TotalCommitted()}
+	c.Text = c.Share + " lokal medfinansiering (krav: mindst " + c.Min + ")"
+	for _, s := range p.FundingSources {
+		c.Sources = append(c.Sources, cofinancingSource{Name: s.Name, Local: s.Local, CommittedØre: s.CommittedØre})
+		if s.Local {
+			c.LocalØre += s.CommittedØre
+		}
+	}
+	// Clamped to 0-100 %: a bar cannot be longer than the whole.
+	c.BarWidth = int(min(max(share, 0), 1000) * cofinancingWidth / 1000)
+	c.MarkX = int(min(max(minimum, 0), 1000) * cofinancingWidth / 1000)
+	return c
+}
+
+// phaseRows lists every phase in lifecycle order with its count, so a phase with none shows 0 rather than
+// disappearing, and the bars of the chart scaled to the largest count.
+func phaseRows(counts map[domain.Phase]int) ([]phaseRow, []phaseBar, int) {
+	rows := make([]phaseRow, 0, len(domain.Phases))
+	largest, total := 0, 0
+	for _, ph := range domain.Phases {
+		n := counts[ph]
+		rows = append(rows, phaseRow{Phase: ph, Name: ph.DanishName(), Count: n,
+			URL: "/indsatser?" + url.Values{"fase": {string(ph)}}.Encode()})
+		largest = max(largest, n)
+		total += n
+	}
+	bars := make([]phaseBar, len(rows))
+	for i, r := range rows {
+		b := phaseBar{phaseRow: r, Y: i * 28}
+		if largest > 0 {
+			b.Width = r.Count * phaseBarWidth / largest
+		}
+		b.CountX = phaseBarX + b.Width + 8
+		bars[i] = b
+	}
+	return rows, bars, total
+}
+
+// The phases chart: labels on the left, bars from phaseBarX, the longest phaseBarWidth wide.
+const (
+	phaseBarX     = 260
+	phaseBarWidth = 460
+)
 
 // bar is one bar of the budget chart: the committed amount split into paid, released, reserved and available,
 // as widths in per mille of the widest bar.
@@ -108,6 +227,19 @@ func (w *Web) planPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	for _, d := range b.Delaftaler {
 		del = append(del, labelled{d.Name, d.BudgetLine})
 	}
-	view := planView{Plan: v.Plan, Budget: b, SourceBars: budgetBars(src), DelBars: budgetBars(del), Names: planNames(v.Plan)}
+	pc, ok := w.st.(phaseCounter)
+	if !ok {
+		w.serverError(rw, r, errors.New("web: the store cannot count initiatives per phase"))
+		return
+	}
+	counts, err := pc.PhaseCounts(r.Context(), v.Plan.ID)
+	if err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	view := planView{Plan: v.Plan, Budget: b, SourceBars: budgetBars(src), DelBars: budgetBars(del), Names: planNames(v.Plan),
+		Cofinancing: cofinancing(v.Plan)}
+	view.Phases, view.PhaseBars, view.PhaseTotal = phaseRows(counts)
+	view.PhaseChartHeight = len(view.PhaseBars)*28 + 4
 	w.render(rw, r, http.StatusOK, "plan", v, "Planen", view)
 }

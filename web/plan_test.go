@@ -1,0 +1,57 @@
+package web_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/web"
+)
+
+func TestPlanPage(t *testing.T) {
+	a := newApp(t, web.Config{DevSignIn: true})
+	// Two executing initiatives (approved, a tranche paid) and one still with the board.
+	lektiecafe(t, a.st, "lektiecafe", planID)
+	lektiecafe(t, a.st, "lektiecafe-2", planID)
+	in := &domain.Initiative{ID: "forslag", PlanID: planID, Revision: 1, Proposer: mette, Decisions: []domain.Decision{},
+		Proposal: domain.Proposal{Title: "Jobcafé", DelaftaleID: "beskaeftigelse"}, CreatedAt: time.Date(2022, 5, 1, 9, 0, 0, 0, time.UTC)}
+	record(t, a.st, in, "submitted", mette, domain.PhaseBoardReview, in.CreatedAt)
+
+	board := a.browser()
+	board.signInAs("bs-hanne")
+	p := board.get("/planen")
+	if p.status != http.StatusOK {
+		t.Fatalf("status %d", p.status)
+	}
+
+	t.Run("cofinancing_share_for_viborg_above_25_percent", func(t *testing.T) {
+		// 11.980.000 of 25.689.000 kr. is local: 46,6 %, rounded down.
+		mustContain(t, p, `data-testid="cofinancing">46,6 % lokal medfinansiering (krav: mindst 25 %)</p>`,
+			"alert-success", "Kravet er opfyldt", "11.980.000 kr.", "25.689.000 kr.",
+			`<title id="chart-cofinancing-title">Lokal medfinansiering mod kravet</title>`,
+			`data-testid="cofinancing-table"`)
+		if strings.Contains(p.body, "alert-error") {
+			t.Error("a plan above the minimum is shown as failing it")
+		}
+		// The bar is 46,6 % of 600 wide and the minimum's mark at 25 %.
+		mustContain(t, p, `width="279" height="28"`, `x1="150"`)
+	})
+	t.Run("initiatives_by_phase_link_to_the_list", func(t *testing.T) {
+		mustContain(t, p, "Indsatser efter fase", "3 indsatser i alt",
+			`<a href="/indsatser?fase=executing">i gang</a>`, `data-testid="phase-executing">2<`,
+			`<a href="/indsatser?fase=board_review">til behandling i bestyrelsen</a>`, `data-testid="phase-board_review">1<`,
+			`data-testid="phase-completed">0<`, "i gang: 2.")
+	})
+	t.Run("every_chart_has_a_text_alternative", func(t *testing.T) {
+		svgs := regexp.MustCompile(`<svg[^>]*>\s*<title id="[^"]+">[^<]+</title>\s*<desc id="[^"]+">[^<]+</desc>`).FindAllString(p.body, -1)
+		opening := regexp.MustCompile(`<svg role="img" aria-labelledby="[^"]+"`).FindAllString(p.body, -1)
+		if n := strings.Count(p.body, "<svg"); n != 4 || len(svgs) != n || len(opening) != n {
+			t.Errorf("%d charts, %d with title and description, %d with role=img and a label; want 4 of each", n, len(svgs), len(opening))
+		}
+		// The budget tables stay.
+		mustContain(t, p, `data-testid="budget-sources"`, `data-testid="budget-delaftaler"`, `data-testid="phases"`, "Houlkærvænget")
+	})
+}
