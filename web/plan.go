@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -65,11 +63,6 @@ type phaseBar struct {
 	phaseRow
 	Y, Width int
 	CountX   int // where the count is written, after the bar
-}
-
-// phaseCounter is the store's count of initiatives per phase (store.Store.PhaseCounts).
-type phaseCounter interface {
-	PhaseCounts(ctx context.Context, planID string) (map[domain.Phase]int, error)
 }
 
 // permilleText shows a share in per mille as a Danish percentage with one decimal, dropped when it is 0:
@@ -227,12 +220,7 @@ func (w *Web) planPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	for _, d := range b.Delaftaler {
 		del = append(del, labelled{d.Name, d.BudgetLine})
 	}
-	pc, ok := w.st.(phaseCounter)
-	if !ok {
-		w.serverError(rw, r, errors.New("web: the store cannot count initiatives per phase"))
-		return
-	}
-	counts, err := pc.PhaseCounts(r.Context(), v.Plan.ID)
+	counts, err := w.st.PhaseCounts(r.Context(), v.Plan.ID)
 	if err != nil {
 		w.serverError(rw, r, err)
 		return

@@ -14,7 +14,8 @@ import (
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
-// Session keys. The session holds nothing else: roles and names are read per request.
+// Session keys. The session holds the user, the CSRF token and one-time messages shown after a redirect (the
+// finance page's "finance_flash"); roles and names are read per request.
 const (
 	sessionUserID = "user_id"
 	sessionCSRF   = "csrf"

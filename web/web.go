@@ -39,6 +39,8 @@ type Store interface {
 	ListInitiatives(ctx context.Context, f store.InitiativeFilter) ([]store.InitiativeSummary, string, error)
 	ListEvents(ctx context.Context, initiativeID string, afterSeq int64, limit int) ([]store.Event, error)
 	ListWork(ctx context.Context, f store.WorkFilter) ([]store.WorkItem, bool, error)
+	// PhaseCounts counts the plan's initiatives per phase (Planen).
+	PhaseCounts(ctx context.Context, planID string) (map[domain.Phase]int, error)
 }
 
 // DefaultDevPlanID is the plan whose members the dev sign-in page lists when Config.DevPlanID is empty.
