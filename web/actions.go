@@ -1,7 +1,472 @@
 package web
 
-import "net/http"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 
-// routeActions registers the actions on an initiative (decisions, reports, acceptances, evaluation,
-// withdrawal), each a form posted to the initiative's page.
-func (w *Web) routeActions(pages *http.ServeMux) {}
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
+	"github.com/helhedsplan/helhedsplan/store"
+)
+
+// The actions on an initiative's page. Each allowed action (service.Allowed) is a form on GET /indsatser/{id};
+// it posts to a path under the initiative, which begins the action through the service (the API's own gate:
+// another plan's initiative is not found, another role is refused), reads the form and carries the action out
+// with the form's idempotency (formIdem). Success redirects to the page with a flash message (Post/Redirect/Get);
+// a refusal re-renders the page with the form as typed, the error summary on top and each message at its field.
+
+// flashKey is the session key of the message the initiative page shows once after an action succeeded.
+const flashKey = "flash"
+
+// actionForm is one action's form on the page: its values (as typed, after a refusal), its problems by field
+// id, and its key (a fresh newFormKey, or the posted one when it is shown again after a refusal).
+type actionForm struct {
+	Kind      service.ActionKind
+	Milestone int // report and accept milestone
+	Key       string
+	Values    map[string]string // form field name → value
+	Errors    map[string]string // HTML id → message
+	Failed    bool              // this is the form that was refused
+}
+
+// Value is the value the user typed in field name ("" on a fresh form).
+func (f *actionForm) Value(name string) string { return f.Values[name] }
+
+// Err is the message at the field with HTML id ("" when none).
+func (f *actionForm) Err(id string) string { return f.Errors[id] }
+
+// Checked reports whether the radio button name=value was chosen.
+func (f *actionForm) Checked(name, value string) bool { return f.Values[name] == value }
+
+// actionsView is the actions part of the initiative page.
+type actionsView struct {
+	Decide           *actionForm
+	Withdraw         *actionForm
+	Report           *actionForm
+	AcceptMilestone  *actionForm
+	Evaluate         *actionForm
+	AcceptEvaluation *actionForm
+	Resubmit         bool
+	Goals            []goalField // the evaluation's per-goal fields
+	Summary          []fieldError
+	Done             string // a success message (flash)
+}
+
+// Any reports whether there is anything to show in the actions section.
+func (a actionsView) Any() bool {
+	return a.Decide != nil || a.Withdraw != nil || a.Report != nil || a.AcceptMilestone != nil ||
+		a.Evaluate != nil || a.AcceptEvaluation != nil || a.Resubmit
+}
+
+// goalField is one goal in the evaluation form; its fields are maal-<Index>-id, -opnaaet, -resultat.
+type goalField struct {
+	Index int
+	Goal  domain.Goal
+}
+
+// actionSpec is what the pages know about an action: where its form posts, its section's id (the summary's
+// link for a refusal about no field) and which HTML id shows a rule's problem about a field.
+type actionSpec struct {
+	section string
+	fields  map[string]string // problem field (the API's JSON name) → HTML id
+	done    string            // the success message
+}
+
+var actionSpecs = map[service.ActionKind]actionSpec{
+	service.ActDecide: {"handling-beslutning", map[string]string{"outcome": "beslutning-udfald",
+		"comment": "beslutning-kommentar"}, "Din beslutning er registreret."},
+	service.ActWithdraw: {"handling-tilbagetraek", map[string]string{"reason": "tilbagetraek-begrundelse"},
+		"Forslaget er trukket tilbage."},
+	service.ActReportMilestone: {"handling-rapport", map[string]string{"summary": "rapport-resume",
+		"spent_ore": "rapport-forbrug"}, "Statusrapporten er sendt til bestyrelsen."},
+	service.ActAcceptMilestone: {"handling-godkend-milepael", map[string]string{"comment": "milepael-kommentar"},
+		"Milepælen er godkendt."},
+	service.ActSubmitEvaluation: {"handling-evaluering", map[string]string{"summary": "evaluering-resume",
+		"results": "evaluering-maal-0-opnaaet"}, "Evalueringen er sendt til bestyrelsen."},
+	service.ActAcceptEvaluation: {"handling-godkend-evaluering", map[string]string{"comment": "evaluering-godkend-kommentar"},
+		"Evalueringen er godkendt, og indsatsen er afsluttet."},
+}
+
+// fieldID is the HTML id that shows a rule's problem about field of action kind: results[i].x of the evaluation
+// is goal i's field, and a field the page has no control for is shown at the action's section.
+func fieldID(kind service.ActionKind, field string) string {
+	spec := actionSpecs[kind]
+	if id, ok := spec.fields[field]; ok {
+		return id
+	}
+	if kind == service.ActSubmitEvaluation && strings.HasPrefix(field, "results[") {
+		if i, rest, ok := strings.Cut(strings.TrimPrefix(field, "results["), "]"); ok {
+			if n, err := strconv.Atoi(i); err == nil && n >= 0 {
+				if rest == ".result" {
+					return fmt.Sprintf("evaluering-maal-%d-resultat", n)
+				}
+				return fmt.Sprintf("evaluering-maal-%d-opnaaet", n)
+			}
+		}
+	}
+	return spec.section
+}
+
+func (w *Web) routeActions(pages *http.ServeMux) {
+	pages.HandleFunc("POST /indsatser/{id}/beslutning", w.authed(w.decide))
+	pages.HandleFunc("POST /indsatser/{id}/tilbagetraek", w.authed(w.withdraw))
+	pages.HandleFunc("POST /indsatser/{id}/milepaele/{n}/rapport", w.authed(w.reportMilestone))
+	pages.HandleFunc("POST /indsatser/{id}/milepaele/{n}/godkend", w.authed(w.acceptMilestone))
+	pages.HandleFunc("POST /indsatser/{id}/evaluering", w.authed(w.submitEvaluation))
+	pages.HandleFunc("POST /indsatser/{id}/evaluering/godkend", w.authed(w.acceptEvaluation))
+}
+
+// postedForm is the posted form of action kind, with its values as typed, to show again after a refusal.
+func postedForm(r *http.Request, kind service.ActionKind, milestone int) *actionForm {
+	f := &actionForm{Kind: kind, Milestone: milestone, Key: r.PostFormValue("form_key"), Values: map[string]string{},
+		Errors: map[string]string{}, Failed: true}
+	for k, vs := range r.PostForm {
+		if k != csrfField && k != "form_key" && len(vs) > 0 {
+			f.Values[k] = vs[0]
+		}
+	}
+	if f.Key == "" || len(f.Key) > 64 {
+		f.Key = newFormKey()
+	}
+	return f
+}
+
+// begin starts action kind on the initiative in the path. It answers the request itself (and returns nil) when
+// the action cannot start: no service, not found, another role.
+// fieldLabels name the fields whose rule messages do not ("Feltet skal udfyldes."), for the error summary.
+var fieldLabels = map[string]string{"beslutning-kommentar": "Kommentar", "tilbagetraek-begrundelse": "Begrundelse",
+	"rapport-resume": "Hvad er der nået", "rapport-forbrug": "Forbrug", "milepael-kommentar": "Kommentar",
+	"evaluering-resume": "Samlet evaluering", "evaluering-godkend-kommentar": "Kommentar"}
+
+// summaryMessage is a problem as the error summary lists it: a generic rule message (a required or too long
+// text) is prefixed with the field's label, so the summary says which field it is about.
+func summaryMessage(id string, p domain.FieldProblem) string {
+	if p.Message != "Feltet skal udfyldes." && p.Code != "too_long" && p.Code != "invalid_characters" {
+		return p.Message
+	}
+	label, ok := fieldLabels[id]
+	if !ok {
+		var n int
+		if _, err := fmt.Sscanf(id, "evaluering-maal-%d-resultat", &n); err == nil {
+			label, ok = fmt.Sprintf("Resultat for mål %d", n+1), true
+		}
+	}
+	if !ok || strings.Contains(p.Message, label) {
+		return p.Message
+	}
+	return label + ": " + p.Message
+}
+
+func (w *Web) begin(rw http.ResponseWriter, r *http.Request, v *viewer, kind service.ActionKind) *service.Target {
+	if w.svc == nil {
+		w.actionUnavailable(rw, r, v, service.ErrUnavailable)
+		return nil
+	}
+	t, err := w.svc.Begin(r.Context(), v.Principal, r.PathValue("id"), kind)
+	if err != nil {
+		w.actionFailed(rw, r, v, postedForm(r, kind, 0), err)
+		return nil
+	}
+	return t
+}
+
+// milestoneNo is the {n} of the path, or 0 (a milestone no initiative has) when it is not a number.
+func milestoneNo(r *http.Request) int {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 1 || n > 1000 {
+		return 0
+	}
+	return n
+}
+
+func (w *Web) decide(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActDecide)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActDecide, 0)
+	outcome := domain.Outcome(map[string]string{"godkend": "approve", "afvis": "reject",
+		"aendringer": "request_changes"}[r.PostFormValue("udfald")])
+	if !outcome.Valid() {
+		w.inputProblems(rw, r, v, f, []domain.FieldProblem{{Field: "outcome", Code: "required",
+			Message: "Vælg bestyrelsens beslutning: godkend, afvis eller ønsk ændringer."}})
+		return
+	}
+	_, err := w.svc.Decide(r.Context(), t, outcome, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+func (w *Web) withdraw(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActWithdraw)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActWithdraw, 0)
+	_, err := w.svc.Withdraw(r.Context(), t, r.PostFormValue("begrundelse"), formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+func (w *Web) reportMilestone(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActReportMilestone)
+	if t == nil {
+		return
+	}
+	no := milestoneNo(r)
+	f := postedForm(r, service.ActReportMilestone, no)
+	summary := r.PostFormValue("resume")
+	spent, msg := parseKroner(r.PostFormValue("forbrug"))
+	if msg != "" {
+		problems := []domain.FieldProblem{{Field: "spent_ore", Code: "invalid", Message: msg}}
+		// The rule's other problems (an empty summary) are shown at once too, from the same rule the workflow
+		// runs, with a stand-in amount: so the user fixes everything in one round.
+		a := domain.Actor{UserID: v.Principal.UserID, Name: v.Principal.Name, Role: t.Role}
+		var re *domain.RuleError
+		if err := domain.CheckReport(&t.Initiative, a, no, summary, 0); errors.As(err, &re) && re.Code == domain.CodeValidation {
+			for _, p := range re.Problems {
+				if p.Field != "spent_ore" {
+					problems = append(problems, p)
+				}
+			}
+		}
+		w.inputProblems(rw, r, v, f, problems)
+		return
+	}
+	_, err := w.svc.ReportMilestone(r.Context(), t, no, summary, spent, formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+func (w *Web) acceptMilestone(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActAcceptMilestone)
+	if t == nil {
+		return
+	}
+	no := milestoneNo(r)
+	f := postedForm(r, service.ActAcceptMilestone, no)
+	_, err := w.svc.AcceptMilestone(r.Context(), t, no, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+func (w *Web) submitEvaluation(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActSubmitEvaluation)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActSubmitEvaluation, 0)
+	var results []domain.GoalResult
+	var problems []domain.FieldProblem
+	for i := 0; i < len(t.Initiative.Proposal.Goals) && i < domain.MaxResults; i++ {
+		p := fmt.Sprintf("maal-%d-", i)
+		res := domain.GoalResult{GoalID: r.PostFormValue(p + "id"), Result: r.PostFormValue(p + "resultat")}
+		switch r.PostFormValue(p + "opnaaet") {
+		case "ja":
+			res.Achieved = true
+		case "nej":
+		default:
+			problems = append(problems, domain.FieldProblem{Field: fmt.Sprintf("results[%d].achieved", i),
+				Code: "required", Message: fmt.Sprintf("Vælg, om målet „%s“ er nået.", t.Initiative.Proposal.Goals[i].Description)})
+		}
+		results = append(results, res)
+	}
+	summary := r.PostFormValue("resume")
+	if len(problems) > 0 {
+		// As for the report: the rule's own problems with the rest of the form, shown together.
+		a := domain.Actor{UserID: v.Principal.UserID, Name: v.Principal.Name, Role: t.Role}
+		var re *domain.RuleError
+		if err := domain.CheckSubmitEvaluation(&t.Initiative, a, summary, results); errors.As(err, &re) && re.Code == domain.CodeValidation {
+			problems = append(problems, re.Problems...)
+		}
+		w.inputProblems(rw, r, v, f, problems)
+		return
+	}
+	_, err := w.svc.SubmitEvaluation(r.Context(), t, summary, results, formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+func (w *Web) acceptEvaluation(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActAcceptEvaluation)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActAcceptEvaluation, 0)
+	_, err := w.svc.AcceptEvaluation(r.Context(), t, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+// actionDone answers a carried-out action: on success a redirect to the initiative with the flash message.
+func (w *Web) actionDone(rw http.ResponseWriter, r *http.Request, v *viewer, t *service.Target, f *actionForm, err error) {
+	if err != nil {
+		w.actionFailed(rw, r, v, f, err)
+		return
+	}
+	w.sessions.Put(r.Context(), flashKey, actionSpecs[t.Kind].done)
+	http.Redirect(rw, r, "/indsatser/"+t.Initiative.ID, http.StatusSeeOther)
+}
+
+// inputProblems shows the page again with problems the form's own reading found (nothing was sent).
+func (w *Web) inputProblems(rw http.ResponseWriter, r *http.Request, v *viewer, f *actionForm, problems []domain.FieldProblem) {
+	w.actionFailed(rw, r, v, f, &domain.RuleError{Code: domain.CodeValidation,
+		Message: "Handlingen kan ikke udføres.", Problems: problems})
+}
+
+// ruleStatus is the HTTP status of a refusal, as the API answers it (api/errors.go problemKinds).
+func ruleStatus(c domain.Code) int {
+	switch c {
+	case domain.CodeValidation, domain.CodeUnknownMilestone:
+		return http.StatusUnprocessableEntity
+	case domain.CodeForbidden:
+		return http.StatusForbidden
+	case domain.CodeNotFound:
+		return http.StatusNotFound
+	}
+	return http.StatusConflict
+}
+
+// actionFailed answers an action that did not succeed: not found is the 404 page; a refusal for the user's role
+// or identity is a 403 page with the rule's Danish message, as the API refuses it; any other refusal shows the
+// page again with the form as typed and the problems; an unavailable dependency is a 503 page.
+func (w *Web) actionFailed(rw http.ResponseWriter, r *http.Request, v *viewer, f *actionForm, err error) {
+	var re *domain.RuleError
+	switch {
+	case errors.As(err, &re) && re.Code == domain.CodeNotFound, errors.Is(err, store.ErrNotFound):
+		w.notFound(rw, r)
+	case re != nil && re.Code == domain.CodeForbidden:
+		w.render(rw, r, http.StatusForbidden, "error", v, "Handlingen er ikke tilladt", errorView{
+			Heading: "Handlingen er ikke tilladt", Text: re.Message})
+	case re != nil:
+		f.Errors = map[string]string{}
+		var summary []fieldError
+		for _, p := range re.Problems {
+			id := fieldID(f.Kind, p.Field)
+			if _, dup := f.Errors[id]; dup {
+				f.Errors[id] += " " + p.Message
+			} else {
+				f.Errors[id] = p.Message
+			}
+			summary = append(summary, fieldError{ID: id, Message: summaryMessage(id, p)})
+		}
+		if len(re.Problems) == 0 {
+			summary = []fieldError{{ID: actionSpecs[f.Kind].section, Message: re.Message}}
+		}
+		w.showInitiative(rw, r, v, ruleStatus(re.Code), f, summary)
+	case errors.Is(err, service.ErrUnavailable), errors.Is(err, service.ErrStillRunning),
+		errors.Is(err, service.ErrReadModelBehind), store.Transient(err):
+		w.actionUnavailable(rw, r, v, err)
+	default:
+		w.serverError(rw, r, err)
+	}
+}
+
+// actionUnavailable is the Danish 503 page of an action that could not be completed now: still running in the
+// workflow, or a dependency down. The same form sent again acts once (its form key), so trying again is safe.
+func (w *Web) actionUnavailable(rw http.ResponseWriter, r *http.Request, v *viewer, err error) {
+	w.log.Warn("web: action unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	rw.Header().Set("Retry-After", "5")
+	view := errorView{Heading: "Handlingen er under behandling",
+		Text: "Din handling er ved at blive behandlet, men systemet har ikke svaret endnu. Genindlæs indsatsens side om et " +
+			"øjeblik for at se, om den er gennemført. Sender du den samme formular igen, udføres handlingen kun én gang."}
+	if !errors.Is(err, service.ErrStillRunning) && !errors.Is(err, service.ErrReadModelBehind) {
+		view = errorView{Heading: "Handlingen kan ikke udføres lige nu",
+			Text: "En del af systemet svarer ikke i øjeblikket, så handlingen kan være under behandling. Vent et øjeblik, " +
+				"og genindlæs indsatsens side. Sender du den samme formular igen, udføres handlingen kun én gang."}
+	}
+	w.render(rw, r, http.StatusServiceUnavailable, "error", v, view.Heading, view)
+}
+
+// actionsFor is the forms of the actions v may take on in now (service.Allowed), each with a fresh key; failed is
+// the refused form, shown as typed instead of a fresh one when its action is still allowed.
+func actionsFor(v *viewer, in domain.Initiative, failed *actionForm) actionsView {
+	var av actionsView
+	fresh := func(a service.Action) *actionForm {
+		if failed != nil && failed.Kind == a.Kind && (failed.Milestone == a.Milestone || failed.Milestone == 0) {
+			failed.Milestone = a.Milestone
+			return failed
+		}
+		return &actionForm{Kind: a.Kind, Milestone: a.Milestone, Key: newFormKey(), Values: map[string]string{},
+			Errors: map[string]string{}}
+	}
+	for _, a := range service.Allowed(v.Principal, in) {
+		switch a.Kind {
+		case service.ActDecide:
+			av.Decide = fresh(a)
+		case service.ActResubmit:
+			av.Resubmit = true
+		case service.ActWithdraw:
+			av.Withdraw = fresh(a)
+		case service.ActReportMilestone:
+			av.Report = fresh(a)
+		case service.ActAcceptMilestone:
+			av.AcceptMilestone = fresh(a)
+		case service.ActSubmitEvaluation:
+			av.Evaluate = fresh(a)
+			for i, g := range in.Proposal.Goals {
+				av.Goals = append(av.Goals, goalField{Index: i, Goal: g})
+			}
+		case service.ActAcceptEvaluation:
+			av.AcceptEvaluation = fresh(a)
+			// ActConfirmPayment belongs to the finance pages.
+		}
+	}
+	return av
+}
+
+// parseKroner reads an amount in kroner written the Danish way — "12.500", "12.500,50", "12500,5", optionally
+// with "kr." — into exact øre, without floating point. It returns a Danish message when the text is no amount.
+func parseKroner(s string) (domain.Money, string) {
+	const help = "Skriv beløbet i kroner, fx 12.500 eller 12.500,50."
+	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(s, "."), "kr"))
+	s = strings.NewReplacer(" ", "", "\u00a0", "").Replace(s)
+	if s == "" {
+		return 0, "Skriv, hvor meget der er brugt i alt på milepælen, i kroner (0, hvis intet)."
+	}
+	if strings.HasPrefix(s, "-") {
+		return 0, "Forbruget må ikke være negativt."
+	}
+	whole, frac, hasFrac := strings.Cut(s, ",")
+	if hasFrac && (len(frac) < 1 || len(frac) > 2 || !digits(frac)) {
+		return 0, help
+	}
+	if strings.Contains(whole, ".") {
+		groups := strings.Split(whole, ".")
+		if len(groups[0]) < 1 || len(groups[0]) > 3 {
+			return 0, help
+		}
+		for _, g := range groups[1:] {
+			if len(g) != 3 {
+				return 0, help
+			}
+		}
+		whole = strings.Join(groups, "")
+	}
+	if whole == "" || !digits(whole) {
+		return 0, help
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if len(whole) > 16 { // 10^16 kr. is far above MaxMoney, and 10^18 øre still fits in int64
+		return 0, fmt.Sprintf("Forbruget må højst være %s.", domain.MaxMoney)
+	}
+	var kr int64
+	if whole != "" {
+		kr, _ = strconv.ParseInt(whole, 10, 64)
+	}
+	var øre int64
+	if hasFrac {
+		if len(frac) == 1 {
+			frac += "0"
+		}
+		øre, _ = strconv.ParseInt(frac, 10, 64)
+	}
+	return domain.Money(kr*100 + øre), ""
+}
+
+func digits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

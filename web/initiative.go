@@ -21,9 +21,17 @@ type initiativeView struct {
 	Events      []store.Event
 	Payments    []domain.Milestone
 	WorkflowURL string // admins only, when the Temporal UI is configured
+	Actions     actionsView
 }
 
 func (w *Web) initiativePage(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	w.showInitiative(rw, r, v, http.StatusOK, nil, nil)
+}
+
+// showInitiative renders the initiative of the path with status: with the forms of the actions v may take now,
+// failed (the refused form, as typed) among them and summary (its problems) on top. With no summary it shows the
+// flash message an action left, once.
+func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer, status int, failed *actionForm, summary []fieldError) {
 	id := r.PathValue("id")
 	in, err := w.st.GetInitiative(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && in.PlanID != v.Plan.ID) {
@@ -52,5 +60,13 @@ func (w *Web) initiativePage(rw http.ResponseWriter, r *http.Request, v *viewer)
 		view.WorkflowURL = strings.TrimSuffix(w.cfg.TemporalUIURL, "/") + "/namespaces/" +
 			url.PathEscape(w.cfg.TemporalNamespace) + "/workflows/" + url.PathEscape(workflows.InitiativeWorkflowID(in.ID))
 	}
-	w.render(rw, r, http.StatusOK, "initiative", v, in.Proposal.Title, view)
+	view.Actions = actionsFor(v, in, failed)
+	view.Actions.Summary = summary
+	title := in.Proposal.Title
+	if len(summary) > 0 {
+		title = "Fejl: " + title
+	} else {
+		view.Actions.Done = w.sessions.PopString(r.Context(), flashKey)
+	}
+	w.render(rw, r, status, "initiative", v, title, view)
 }
