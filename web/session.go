@@ -15,7 +15,7 @@ import (
 )
 
 // Session keys. The session holds the user, the CSRF token and one-time messages shown after a redirect (the
-// finance page's "finance_flash"); roles and names are read per request.
+// initiative page's "flash", the finance page's "finance_flash"); roles and names are read per request.
 const (
 	sessionUserID = "user_id"
 	sessionCSRF   = "csrf"
