@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
@@ -74,6 +75,7 @@ func (w *Web) workPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 
 // initiativesView is the list of initiatives with its filters.
 type initiativesView struct {
+	MayPropose bool // the user may propose a new initiative (the "Nyt forslag" button)
 	Phases     []domain.Phase
 	Plan       domain.Plan
 	Phase      string
@@ -109,7 +111,8 @@ func (w *Web) initiativesPage(rw http.ResponseWriter, r *http.Request, v *viewer
 		return
 	}
 	n := planNames(v.Plan)
-	view := initiativesView{Phases: domain.Phases, Plan: v.Plan, Phase: string(f.Phase), Delaftale: f.DelaftaleID,
+	view := initiativesView{MayPropose: service.MayPropose(v.Principal, v.Plan.ID) == nil,
+		Phases: domain.Phases, Plan: v.Plan, Phase: string(f.Phase), Delaftale: f.DelaftaleID,
 		Area: f.HousingAreaID, IsNextPage: f.After != ""}
 	for _, it := range items {
 		view.Rows = append(view.Rows, initiativeRow{InitiativeSummary: it, Delaftale: n.Delaftaler[it.DelaftaleID],
