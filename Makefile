@@ -3,7 +3,7 @@ GO        ?= go
 PKG       := ./cmd/helhedsplan
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: run test vet build build-prod bench chaos clean web-assets
+.PHONY: run test vet build build-prod bench chaos screenshots clean web-assets
 
 ## run: the whole service on this machine (embedded Temporal + Web UI, PostgreSQL, worker, API).
 ## Built, then exec'ed rather than `go run`, which turns a clean Ctrl-C into exit status 1.
@@ -59,6 +59,17 @@ web-assets:
 	    grep -q "$$(basename $$f)" $(DKFDS_DIR)/css/dkfds.min.css || rm "$$f"; done; \
 	  echo "dkfds $(DKFDS_VERSION) from the npm registry ($$(cd "$$tmp" && sha1sum dkfds-$(DKFDS_VERSION).tgz | cut -d' ' -f1) sha1 of the tarball)" > $(DKFDS_DIR)/VERSION; \
 	  du -sh $(DKFDS_DIR)
+
+## screenshots: refresh the README's screenshots from the browser walk-through (needs chromium)
+SHOTS := artifacts/screenshots/TestAnInitiativeFromProposalToCompletedThroughThePages
+screenshots:
+	$(GO) test -count=1 -run TestAnInitiativeFromProposalToCompletedThroughThePages ./e2e
+	mkdir -p docs/screenshots
+	cp $(SHOTS)/04-mit-arbejde-bestyrelse.png docs/screenshots/mit-arbejde.png
+	cp $(SHOTS)/02-nyt-forslag-afvist.png docs/screenshots/nyt-forslag-fejl.png
+	cp $(SHOTS)/05-godkendt.png docs/screenshots/indsats.png
+	cp $(SHOTS)/06-oekonomi-afventer.png docs/screenshots/oekonomi.png
+	cp $(SHOTS)/12-planen-efter.png docs/screenshots/planen.png
 
 clean:
 	rm -rf bin
