@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
@@ -81,7 +83,7 @@ func (w *Web) authed(page func(http.ResponseWriter, *http.Request, *viewer)) htt
 			http.Redirect(rw, r, "/log-ind", http.StatusSeeOther)
 			return
 		}
-		p, err := w.st.PrincipalByUserID(r.Context(), userID)
+		p, err := w.principal(r.Context(), userID)
 		if errors.Is(err, store.ErrNotFound) {
 			// The user was deleted after signing in: the session is worth nothing.
 			_ = w.sessions.Destroy(r.Context())
@@ -106,7 +108,7 @@ func (w *Web) authed(page func(http.ResponseWriter, *http.Request, *viewer)) htt
 			return
 		}
 		v.Role = p.Roles[planIDs[0]]
-		if v.Plan, err = w.st.GetPlan(r.Context(), planIDs[0]); err != nil {
+		if v.Plan, err = w.plan(r.Context(), planIDs[0]); err != nil {
 			w.serverError(rw, r, err)
 			return
 		}
@@ -246,3 +248,32 @@ func (s *secureCookieWriter) Write(b []byte) (int, error) {
 }
 
 func (s *secureCookieWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// readCacheTTL is how long a user's roles and a plan's data are reused between requests. Every page needs both,
+// and reading them costs several queries; a change (a role taken away, a plan setting edited) shows within this
+// long, as a revoked API token stops working within the API's cache TTL.
+const readCacheTTL = 10 * time.Second
+
+// principal returns the user with their roles, from the cache when it is fresh.
+func (w *Web) principal(ctx context.Context, userID string) (store.Principal, error) {
+	if p, ok := w.principals.Get(userID); ok {
+		return p, nil
+	}
+	p, err := w.st.PrincipalByUserID(ctx, userID)
+	if err == nil {
+		w.principals.Add(userID, p)
+	}
+	return p, err
+}
+
+// plan returns the plan, from the cache when it is fresh.
+func (w *Web) plan(ctx context.Context, planID string) (domain.Plan, error) {
+	if p, ok := w.plans.Get(planID); ok {
+		return p, nil
+	}
+	p, err := w.st.GetPlan(ctx, planID)
+	if err == nil {
+		w.plans.Add(planID, p)
+	}
+	return p, err
+}

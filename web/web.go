@@ -19,6 +19,7 @@ import (
 
 	"github.com/alexedwards/scs/postgresstore"
 	"github.com/alexedwards/scs/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/service"
@@ -71,15 +72,18 @@ type Config struct {
 
 // Web is the web application's http.Handler. Close it when done: it stops the session store's cleanup.
 type Web struct {
-	cfg      Config
-	st       Store
-	svc      *service.Service // the actions, shared with the API; nil answers them with 503
-	log      *slog.Logger
-	pages    *pages
-	sessions *scs.SessionManager
-	pgstore  *postgresstore.PostgresStore
-	static   *staticFiles
-	handler  http.Handler
+	cfg Config
+	st  Store
+	svc *service.Service // the actions, shared with the API; nil answers them with 503
+	// principals and plans cache what every page reads for readCacheTTL (see session.go).
+	principals *expirable.LRU[string, store.Principal]
+	plans      *expirable.LRU[string, domain.Plan]
+	log        *slog.Logger
+	pages      *pages
+	sessions   *scs.SessionManager
+	pgstore    *postgresstore.PostgresStore
+	static     *staticFiles
+	handler    http.Handler
 }
 
 // New returns the web application reading from st and acting through svc (the service the API uses too, so a
@@ -113,7 +117,9 @@ func New(cfg Config, st Store, svc *service.Service, sessionDB *sql.DB) (*Web, e
 	if err != nil {
 		return nil, err
 	}
-	w := &Web{cfg: cfg, st: st, svc: svc, log: log, pages: p, static: static}
+	w := &Web{cfg: cfg, st: st, svc: svc, log: log, pages: p, static: static,
+		principals: expirable.NewLRU[string, store.Principal](10_000, nil, readCacheTTL),
+		plans:      expirable.NewLRU[string, domain.Plan](100, nil, readCacheTTL)}
 	w.pgstore = postgresstore.NewWithCleanupInterval(sessionDB, 10*time.Minute)
 	sm := scs.New()
 	sm.Store = w.pgstore
