@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -36,6 +37,9 @@ func (s *server) createInitiative(c echo.Context) error {
 	return c.JSON(http.StatusCreated, initiativeToOut(in))
 }
 
+// maxSearchRunes bounds the q parameter of the initiative list.
+const maxSearchRunes = 200
+
 func (s *server) listInitiatives(c echo.Context) error {
 	planID, _, err := queryPlan(c)
 	if err != nil {
@@ -50,6 +54,13 @@ func (s *server) listInitiatives(c echo.Context) error {
 		return badRequest("phase", "unknown",
 			fmt.Sprintf("Ukendt fase %q. Brug en af: %s.", phase, strings.Join(names, ", ")))
 	}
+	// q is free text: the store keeps its letters and digits as prefix words, so anything typed is safe; the cap
+	// only keeps requests small.
+	search := c.QueryParam("q")
+	if utf8.RuneCountInString(search) > maxSearchRunes {
+		return badRequest("q", "too_long",
+			fmt.Sprintf("Søgeteksten er for lang: højst %d tegn.", maxSearchRunes))
+	}
 	limit, cursor, err := queryPage(c)
 	if err != nil {
 		return err
@@ -59,6 +70,8 @@ func (s *server) listInitiatives(c echo.Context) error {
 		Phase:         phase,
 		DelaftaleID:   c.QueryParam("delaftale"),
 		HousingAreaID: c.QueryParam("housing_area"),
+		SourceID:      c.QueryParam("source"),
+		Search:        search,
 		After:         cursor,
 		Limit:         limit,
 	})

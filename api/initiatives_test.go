@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -435,6 +436,23 @@ func TestListInitiatives(t *testing.T) {
 			status: http.StatusOK,
 			wantFilter: store.InitiativeFilter{PlanID: planAarhus, Phase: domain.PhaseExecuting, DelaftaleID: "beskaeftigelse",
 				HousingAreaID: "vestervang", After: "abc", Limit: 10}},
+		{name: "source_and_search_passed_through_200", token: tokMette, query: "?source=lbf&q=lektie&phase=executing",
+			status: http.StatusOK,
+			wantFilter: store.InitiativeFilter{PlanID: planViborg, Phase: domain.PhaseExecuting, SourceID: "lbf",
+				Search: "lektie", Limit: 50}},
+		// The store decides what of the text is a word; the handler passes it on untouched.
+		{name: "search_danish_and_punctuation_passed_through_200", token: tokMette,
+			query:  "?q=" + url.QueryEscape("Lektiecafé i Houlkærvænget'); DROP TABLE initiatives; --"),
+			status: http.StatusOK,
+			wantFilter: store.InitiativeFilter{PlanID: planViborg, Search: "Lektiecafé i Houlkærvænget'); DROP TABLE initiatives; --",
+				Limit: 50}},
+		// An unknown source is not refused, as an unknown delaftale is not: the list is simply empty.
+		{name: "unknown_source_passed_through_200", token: tokMette, query: "?source=nope", status: http.StatusOK,
+			wantFilter: store.InitiativeFilter{PlanID: planViborg, SourceID: "nope", Limit: 50}},
+		{name: "search_200_characters_200", token: tokMette, query: "?q=" + url.QueryEscape(strings.Repeat("æ", 200)),
+			status: http.StatusOK, wantFilter: store.InitiativeFilter{PlanID: planViborg, Search: strings.Repeat("æ", 200), Limit: 50}},
+		{name: "search_201_characters_400", token: tokMette, query: "?q=" + url.QueryEscape(strings.Repeat("æ", 201)),
+			status: http.StatusBadRequest, wantCode: "bad_request", wantField: "q"},
 		{name: "bad_cursor_400", token: tokMette, query: "?cursor=garbage", status: http.StatusBadRequest, wantCode: "bad_request"},
 		{name: "unknown_phase_400", token: tokMette, query: "?phase=approved", status: http.StatusBadRequest, wantCode: "bad_request", wantField: "phase"},
 		{name: "limit_zero_400", token: tokMette, query: "?limit=0", status: http.StatusBadRequest, wantCode: "bad_request", wantField: "limit"},
@@ -469,6 +487,22 @@ func TestListInitiatives(t *testing.T) {
 			  "version": 4, "created_at": "2024-03-01T09:30:00Z", "updated_at": "2024-03-01T09:30:00Z"}],
 			  "next_cursor": "next-page"}`)
 		})
+	}
+}
+
+// A search longer than 200 characters is refused in Danish, on field q, before the store is asked.
+func TestListInitiativesSearchTooLong(t *testing.T) {
+	h := newHarness(t)
+	rec := h.do(http.MethodGet, "/api/v1/initiatives?source=lbf&q="+url.QueryEscape(strings.Repeat("ø", 201)), tokMette, "")
+	wantStatus(t, rec, http.StatusBadRequest)
+	p := problemOf(t, rec)
+	want := "Søgeteksten er for lang: højst 200 tegn."
+	if p.Detail != want || len(p.Errors) != 1 || p.Errors[0].Field != "q" || p.Errors[0].Code != "too_long" ||
+		p.Errors[0].Message != want {
+		t.Errorf("problem = %+v, want %q on field q, code too_long", p, want)
+	}
+	if diff := cmp.Diff(store.InitiativeFilter{}, h.st.initFilter); diff != "" {
+		t.Errorf("the store was asked (-want +got):\n%s", diff)
 	}
 }
 

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -110,8 +113,8 @@ func recordTransition(ctx context.Context, tx *sqlx.Tx, t Transition) (existed b
 	// behind this version; if it is not, the two disagree and nothing is written.
 	const qInitiative = `
 		INSERT INTO initiatives (id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore,
-		                         version, snapshot, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), COALESCE($12, now()))
+		                         version, snapshot, created_at, updated_at, source_ids)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), COALESCE($12, now()), $13)
 		ON CONFLICT (id) DO UPDATE SET
 			title            = EXCLUDED.title,
 			phase            = EXCLUDED.phase,
@@ -121,11 +124,12 @@ func recordTransition(ctx context.Context, tx *sqlx.Tx, t Transition) (existed b
 			budget_ore       = EXCLUDED.budget_ore,
 			version          = EXCLUDED.version,
 			snapshot         = EXCLUDED.snapshot,
-			updated_at       = EXCLUDED.updated_at
+			updated_at       = EXCLUDED.updated_at,
+			source_ids       = EXCLUDED.source_ids
 		WHERE initiatives.version < EXCLUDED.version`
 	res, err := tx.ExecContext(ctx, qInitiative, snap.ID, snap.PlanID, snap.Proposal.Title, string(snap.Phase),
 		snap.Proposal.DelaftaleID, pq.Array(areas), snap.Proposer.UserID, int64(budget),
-		snap.Version, snapshot, nullTime(createdAt), nullTime(updatedAt))
+		snap.Version, snapshot, nullTime(createdAt), nullTime(updatedAt), pq.Array(budgetSourceIDs(snap.Proposal.Budget)))
 	if err != nil {
 		return false, translate(err, "record transition %s v%d: read model", snap.ID, snap.Version)
 	}
@@ -181,33 +185,18 @@ func (s *Store) GetInitiative(ctx context.Context, id string) (domain.Initiative
 
 // ListInitiatives returns one page of initiatives, newest first, and the cursor of the next page ("" on the last).
 // Paging by seq rather than by offset keeps pages stable while initiatives are added: none is shown twice or
-// skipped.
+// skipped. Every filter may be combined with every other and with paging.
 func (s *Store) ListInitiatives(ctx context.Context, f InitiativeFilter) (items []InitiativeSummary, next string, err error) {
-	after, err := decodeCursor(f.After)
+	q, args, limit, err := listInitiativesQuery(f)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageSize(f.Limit, DefaultPageSize, MaxPageSize)
-	// Empty filters compare a parameter with a constant; lib/pq plans each query with its values, so PostgreSQL
-	// folds those away and uses the matching index.
-	const q = `
-		SELECT seq, id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore, version,
-		       created_at, updated_at
-		FROM initiatives
-		WHERE ($1::text = '' OR plan_id = $1::text)
-		  AND ($2::text = '' OR phase = $2::text)
-		  AND ($3::text = '' OR delaftale_id = $3::text)
-		  AND ($4::text = '' OR housing_area_ids @> ARRAY[$4::text])
-		  AND ($5::bigint = 0 OR seq < $5::bigint)
-		ORDER BY seq DESC
-		LIMIT $6`
 	var rows []struct {
 		Seq   int64          `db:"seq"`
 		Areas pq.StringArray `db:"housing_area_ids"`
 		InitiativeSummary
 	}
-	if err := s.db.SelectContext(ctx, &rows, q, f.PlanID, string(f.Phase), f.DelaftaleID, f.HousingAreaID, after,
-		limit+1); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, "", translate(err, "list initiatives")
 	}
 	if len(rows) > limit {
@@ -220,6 +209,151 @@ func (s *Store) ListInitiatives(ctx context.Context, f InitiativeFilter) (items 
 		items[i].HousingAreaIDs = []string(r.Areas)
 	}
 	return items, next, nil
+}
+
+// ExplainListInitiatives runs ListInitiatives' query for f under EXPLAIN ANALYZE and returns the plan, so a
+// benchmark or an operator can see which index a filter uses.
+func (s *Store) ExplainListInitiatives(ctx context.Context, f InitiativeFilter) (string, error) {
+	q, args, _, err := listInitiativesQuery(f)
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	if err := s.db.SelectContext(ctx, &lines, "EXPLAIN (ANALYZE, BUFFERS) "+q, args...); err != nil {
+		return "", translate(err, "explain list initiatives")
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// listInitiativesQuery is the SQL of ListInitiatives for f with its arguments; it asks for limit+1 rows, the
+// last one only telling whether there is a next page.
+func listInitiativesQuery(f InitiativeFilter) (q string, args []any, limit int, err error) {
+	after, err := decodeCursor(f.After)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	limit = pageSize(f.Limit, DefaultPageSize, MaxPageSize)
+	search := searchQuery(f.Search)
+	args = []any{f.PlanID, string(f.Phase), f.DelaftaleID, f.HousingAreaID, after, limit + 1, f.SourceID, search,
+		searchWindow}
+	if f.SourceID == "" && search == "" {
+		return qListInitiatives, args[:6], limit, nil
+	}
+	return qSearchInitiatives, args, limit, nil
+}
+
+// qListInitiatives is the list without a source or a search. Empty filters compare a parameter with a constant;
+// lib/pq plans each query with its values, so PostgreSQL folds those away and uses the matching index.
+const qListInitiatives = `
+	SELECT seq, id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore, version,
+	       created_at, updated_at
+	FROM initiatives
+	WHERE ($1::text = '' OR plan_id = $1::text)
+	  AND ($2::text = '' OR phase = $2::text)
+	  AND ($3::text = '' OR delaftale_id = $3::text)
+	  AND ($4::text = '' OR housing_area_ids @> ARRAY[$4::text])
+	  AND ($5::bigint = 0 OR seq < $5::bigint)
+	ORDER BY seq DESC
+	LIMIT $6`
+
+// searchWindow is how many of the newest initiatives qSearchInitiatives filters row by row before it asks the
+// GIN indexes for the older ones.
+const searchWindow = 2000
+
+// qSearchInitiatives is the list with a source or a search ($7, $8). PostgreSQL's estimate of how many rows a
+// prefix search matches is a guess (a fixed 2 % unless it has statistics on 100 common words), and it cannot
+// know whether the matches are new or old; a plan that walks the list newest first and filters then reads all
+// 100.000 rows for a word only old initiatives have (50 ms), and a plan through the GIN index sorts every match
+// of a common word. So the query does both, each where it is cheap: it filters the newest $9 rows of the list
+// (a walk of a btree in seq order, about 1 ms), and only when they hold less than a page does it take the
+// older matches from the GIN indexes (initiatives_sources_idx, initiatives_search_idx): a filter that keeps
+// fewer than $6 of $9 rows is rare enough for a bitmap scan and a sort. The search is a tsquery built from the user's words (searchQuery) and passed as a parameter, never
+// spliced into the SQL; a search of stop words only ("i og") becomes an empty tsquery (numnode 0), which is no
+// filter, as text without words is.
+const qSearchInitiatives = `
+	WITH recent AS MATERIALIZED (
+		SELECT seq,
+		       ($4::text = '' OR housing_area_ids @> ARRAY[$4::text])
+		       AND ($7::text = '' OR source_ids @> ARRAY[$7::text])
+		       AND ($8::text = '' OR numnode(to_tsquery('danish', $8::text)) = 0
+		            OR search @@ to_tsquery('danish', $8::text)) AS hit
+		FROM initiatives
+		WHERE ($1::text = '' OR plan_id = $1::text)
+		  AND ($2::text = '' OR phase = $2::text)
+		  AND ($3::text = '' OR delaftale_id = $3::text)
+		  AND ($5::bigint = 0 OR seq < $5::bigint)
+		ORDER BY seq DESC
+		LIMIT $9::int
+	), edge AS (
+		SELECT min(seq) AS oldest, count(*) AS n, count(*) FILTER (WHERE hit) AS hits FROM recent
+	), picked AS (
+		SELECT seq FROM recent WHERE hit
+		UNION ALL
+		SELECT i.seq
+		FROM edge, initiatives i
+		WHERE edge.n = $9::int AND edge.hits < $6::int AND i.seq + 0 < edge.oldest -- + 0: not worth a bitmap of its own
+		  AND ($1::text = '' OR i.plan_id = $1::text)
+		  AND ($2::text = '' OR i.phase = $2::text)
+		  AND ($3::text = '' OR i.delaftale_id = $3::text)
+		  AND ($4::text = '' OR i.housing_area_ids @> ARRAY[$4::text])
+		  AND ($7::text = '' OR i.source_ids @> ARRAY[$7::text])
+		  AND ($8::text = '' OR numnode(to_tsquery('danish', $8::text)) = 0
+		       OR i.search @@ to_tsquery('danish', $8::text))
+	), page AS (
+		SELECT seq FROM picked ORDER BY seq DESC LIMIT $6
+	)
+	SELECT i.seq, i.id, i.plan_id, i.title, i.phase, i.delaftale_id, i.housing_area_ids, i.proposer_id,
+	       i.budget_ore, i.version, i.created_at, i.updated_at
+	FROM page JOIN initiatives i ON i.seq = page.seq
+	ORDER BY i.seq DESC`
+
+// Limits on a search: enough for any real query, and a bound on the tsquery a user can make PostgreSQL evaluate.
+const (
+	maxSearchWords    = 8
+	maxSearchWordRune = 64
+)
+
+// searchQuery turns what a user typed into a tsquery for to_tsquery: each word (a run of Unicode letters, marks
+// and digits, so "lektiecafé" and "Houlkærvænget" are one word each) becomes a prefix term, all of them AND-ed:
+// "lekt houlk" → "lekt:* & houlk:*". Everything else (quotes, operators, punctuation) only separates words, so
+// the result is always valid tsquery syntax whatever the input. "" means no search.
+func searchQuery(text string) string {
+	words := strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r)
+	})
+	if len(words) > maxSearchWords {
+		words = words[:maxSearchWords]
+	}
+	var b strings.Builder
+	for _, w := range words {
+		// A word that starts with a combining mark has nothing to combine with; drop the marks.
+		w = strings.TrimLeftFunc(w, func(r rune) bool { return unicode.Is(unicode.Mn, r) })
+		if w == "" {
+			continue
+		}
+		if r := []rune(w); len(r) > maxSearchWordRune {
+			w = string(r[:maxSearchWordRune]) // still a prefix of what was meant
+		}
+		if b.Len() > 0 {
+			b.WriteString(" & ")
+		}
+		b.WriteString(w)
+		b.WriteString(":*")
+	}
+	return b.String()
+}
+
+// budgetSourceIDs returns the funding sources a budget takes money from (a positive amount), sorted and without
+// duplicates: the read model's source_ids, which the source filter searches.
+func budgetSourceIDs(budget []domain.SourceAmount) []string {
+	ids := []string{}
+	for _, l := range budget {
+		if l.SourceID != "" && l.AmountØre > 0 && !slices.Contains(ids, l.SourceID) {
+			ids = append(ids, l.SourceID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // ListEvents returns an initiative's events after afterSeq, oldest first. limit <= 0 means DefaultEventPage. An
@@ -275,7 +409,8 @@ func (s *Store) CountInitiatives(ctx context.Context, planID string) (int, error
 
 // InsertSyntheticInitiatives fills the read model with n copies of template for benchmarks, in one statement:
 // ids "bench-<k>" and titles "<title> <k>" continue after the bench rows already there, so every call adds n
-// rows. Only the read model is written (no events, no ledger). The template's delaftale and proposer must exist
+// rows. Only the read model is written (no events, no ledger); source_ids is the template's, as recordTransition
+// would write it, and search is generated from title and snapshot. The template's delaftale and proposer must exist
 // in the plan.
 func (s *Store) InsertSyntheticInitiatives(ctx context.Context, planID string, n int, template domain.Initiative) error {
 	if n <= 0 {
@@ -299,17 +434,17 @@ func (s *Store) InsertSyntheticInitiatives(ctx context.Context, planID string, n
 	const q = `
 		WITH start AS (SELECT count(*) AS n FROM initiatives WHERE id LIKE 'bench-%')
 		INSERT INTO initiatives (id, plan_id, title, phase, delaftale_id, housing_area_ids, proposer_id, budget_ore,
-		                         version, snapshot, created_at, updated_at)
+		                         version, snapshot, created_at, updated_at, source_ids)
 		SELECT 'bench-' || (start.n + g), $1, $2::text || ' ' || (start.n + g), $3, $4, $5, $6, $7, $8,
 		       jsonb_set(jsonb_set($9::jsonb, '{id}', to_jsonb('bench-' || (start.n + g))),
 		                 '{proposal,title}', to_jsonb($2::text || ' ' || (start.n + g))),
-		       COALESCE($10, now()), COALESCE($10, now())
+		       COALESCE($10, now()), COALESCE($10, now()), $12
 		FROM start, generate_series(1, $11::bigint) AS g
 		ORDER BY g`
 	if _, err := s.db.ExecContext(ctx, q, planID, template.Proposal.Title, string(template.Phase),
 		template.Proposal.DelaftaleID, pq.Array(areas), template.Proposer.UserID,
 		int64(domain.Total(template.Proposal.Budget)), template.Version, snapshot, nullTime(template.CreatedAt),
-		n); err != nil {
+		n, pq.Array(budgetSourceIDs(template.Proposal.Budget))); err != nil {
 		return translate(err, "insert %d synthetic initiatives", n)
 	}
 	return nil

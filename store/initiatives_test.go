@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -313,4 +314,300 @@ func TestInsertSyntheticInitiatives(t *testing.T) {
 	if err != nil || len(items) != 3 || items[0].ID != "bench-600" {
 		t.Errorf("ListInitiatives over synthetic rows = %+v, %v", items, err)
 	}
+}
+
+// TestListInitiativesBySourceAndSearch filters by funding source and by words, alone, together, with a phase and
+// across pages, and shows that what a user types never reaches the SQL.
+func TestListInitiativesBySourceAndSearch(t *testing.T) {
+	t.Parallel()
+	s := dbtest.New(t)
+	ctx := ctxT(t)
+
+	type row struct {
+		id, title, description string
+		phase                  domain.Phase
+		budget                 []domain.SourceAmount
+	}
+	lbf := func(n int64) domain.SourceAmount { return domain.SourceAmount{SourceID: "lbf", AmountØre: kr(n)} }
+	kommune := func(n int64) domain.SourceAmount {
+		return domain.SourceAmount{SourceID: "viborg-kommune", AmountØre: kr(n)}
+	}
+	bolig := func(n int64) domain.SourceAmount {
+		return domain.SourceAmount{SourceID: "boligselskaberne", AmountØre: kr(n)}
+	}
+	rows := []row{ // in creation order: the list shows them last first
+		{"lektie", "Lektiecafé i Houlkærvænget", "Lektiehjælp to gange om ugen og forældremøder.",
+			domain.PhaseBoardReview, []domain.SourceAmount{lbf(300), kommune(100)}},
+		{"job", "Jobcafé i Vestervang", "Hjælp til ansøgninger og CV.",
+			domain.PhaseExecuting, []domain.SourceAmount{lbf(200), kommune(0)}}, // 0 kr. takes nothing from kommunen
+		{"fritid", "Fritidsjob til unge", "Brobygning til første job i Ringparken.",
+			domain.PhaseBoardReview, []domain.SourceAmount{bolig(50)}},
+		{"lektie-2", "Lektiecafé i Ellekonebakken", "Lektiehjælp om tirsdagen.",
+			domain.PhaseExecuting, []domain.SourceAmount{lbf(100)}},
+		{"lektie-3", "Lektiecafé i Klostersvænget", "Også for forældre.",
+			domain.PhaseBoardReview, []domain.SourceAmount{lbf(100), bolig(10)}},
+		{"lektie-4", "Lektiecafé i Ringparken", "Hver onsdag.",
+			domain.PhaseBoardReview, []domain.SourceAmount{lbf(100)}},
+	}
+	for _, r := range rows {
+		p := proposal(r.title, "uddannelse-og-livschancer", []string{"houlkaervaenget"}, kr(1), 0)
+		p.Description, p.Budget = r.description, r.budget
+		in := initiative(r.id, p)
+		if err := s.RecordTransition(ctx, step(t, in, "submitted", mette, r.phase)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// all pages through the list with limit 1, so every filter is also checked with keyset paging.
+	all := func(t *testing.T, f store.InitiativeFilter) []string {
+		t.Helper()
+		f.PlanID, f.Limit = planID, 1
+		ids := []string{}
+		for page := 0; ; page++ {
+			items, next, err := s.ListInitiatives(ctx, f)
+			if err != nil {
+				t.Fatalf("%+v page %d: %v", f, page, err)
+			}
+			for _, it := range items {
+				ids = append(ids, it.ID)
+			}
+			if next == "" || page > len(rows) {
+				return ids
+			}
+			f.After = next
+		}
+	}
+	everything := []string{"lektie-4", "lektie-3", "lektie-2", "fritid", "job", "lektie"}
+	type testCase struct {
+		name string
+		f    store.InitiativeFilter
+		want []string
+		late bool // lektie-5, added later, matches too
+	}
+	cases := []testCase{
+		{"source_lbf", store.InitiativeFilter{SourceID: "lbf"}, []string{"lektie-4", "lektie-3", "lektie-2", "job", "lektie"}, true},
+		{"source_zero_amount_not_counted", store.InitiativeFilter{SourceID: "viborg-kommune"}, []string{"lektie"}, false},
+		{"source_boligselskaberne", store.InitiativeFilter{SourceID: "boligselskaberne"}, []string{"lektie-3", "fritid"}, false},
+		{"source_unknown_empty", store.InitiativeFilter{SourceID: "nope"}, []string{}, false},
+		{"search_whole_word", store.InitiativeFilter{Search: "lektiecafé"}, []string{"lektie-4", "lektie-3", "lektie-2", "lektie"}, true},
+		{"search_prefix", store.InitiativeFilter{Search: "lekt"}, []string{"lektie-4", "lektie-3", "lektie-2", "lektie"}, true},
+		{"search_upper_case", store.InitiativeFilter{Search: "JOBCAFÉ"}, []string{"job"}, false},
+		{"search_danish_letters_prefix", store.InitiativeFilter{Search: "houlkærvæ"}, []string{"lektie"}, false},
+		{"search_description", store.InitiativeFilter{Search: "forældremøder"}, []string{"lektie"}, false},
+		{"search_description_prefix", store.InitiativeFilter{Search: "ansøg"}, []string{"job"}, false},
+		{"search_words_anded", store.InitiativeFilter{Search: "lektiecafé ringparken"}, []string{"lektie-4"}, false},
+		{"search_words_anded_none", store.InitiativeFilter{Search: "jobcafé ringparken"}, []string{}, false},
+		{"search_punctuation_separates", store.InitiativeFilter{Search: "«Lektiecafé», Ringparken!"}, []string{"lektie-4"}, false},
+		{"search_operators_are_words", store.InitiativeFilter{Search: "jobcafé | lektiecafé"}, []string{}, false},
+		{"search_negation_ignored", store.InitiativeFilter{Search: "!lektiecafé"}, []string{"lektie-4", "lektie-3", "lektie-2", "lektie"}, true},
+		{"search_injection_harmless", store.InitiativeFilter{Search: "'); DROP TABLE initiatives; --"}, []string{}, false},
+		{"search_quotes_and_colons", store.InitiativeFilter{Search: `lekt:* & 'x' \ "`}, []string{}, false},
+		{"search_no_words_no_filter", store.InitiativeFilter{Search: " ,.-;:*&|!()' "}, everything, false},
+		{"search_stop_words_only_no_filter", store.InitiativeFilter{Search: "i og"}, everything, false},
+		{"search_stop_words_dropped", store.InitiativeFilter{Search: "lektiecafé i ringparken"}, []string{"lektie-4"}, false},
+		// Only the first eight words count: the ninth would match nothing.
+		{"search_capped_at_eight_words", store.InitiativeFilter{
+			Search: "lektiecafé houlkærvænget lektiehjælp to gange om ugen forældremøder xyzzy"}, []string{"lektie"}, false},
+		{"search_long_word_harmless", store.InitiativeFilter{Search: strings.Repeat("ø", 5000)}, []string{}, false},
+		{"search_and_source", store.InitiativeFilter{Search: "lekt", SourceID: "boligselskaberne"}, []string{"lektie-3"}, false},
+		{"search_source_phase", store.InitiativeFilter{Search: "lektie", SourceID: "lbf", Phase: domain.PhaseBoardReview},
+			[]string{"lektie-4", "lektie-3", "lektie"}, true},
+		{"search_source_phase_area_delaftale", store.InitiativeFilter{Search: "lektie", SourceID: "lbf",
+			Phase: domain.PhaseExecuting, HousingAreaID: "houlkaervaenget", DelaftaleID: "uddannelse-og-livschancer"},
+			[]string{"lektie-2"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, all(t, tc.f)); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// The list filters the newest 2.000 rows one by one and takes older matches from the GIN indexes: bury the
+	// rows under 2.100 that match nothing, add one that matches on top, and every filter finds the same rows.
+	filler := *initiative("template", proposal("Fyld", "beskaeftigelse", nil, kr(1), 0))
+	filler.Proposal.Description, filler.Proposal.Budget = "Intet at finde her.", nil
+	if err := s.InsertSyntheticInitiatives(ctx, planID, 2100, filler); err != nil {
+		t.Fatal(err)
+	}
+	p := proposal("Lektiecafé i Vestervang", "uddannelse-og-livschancer", []string{"vestervang"}, kr(1), 0)
+	p.Description, p.Budget = "Ny.", []domain.SourceAmount{lbf(100)}
+	if err := s.RecordTransition(ctx, step(t, initiative("lektie-5", p), "submitted", mette, domain.PhaseBoardReview)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		if slices.Equal(tc.want, everything) {
+			continue // the fillers are there too
+		}
+		t.Run("older_than_window_"+tc.name, func(t *testing.T) {
+			want := tc.want
+			if tc.late {
+				want = append([]string{"lektie-5"}, want...)
+			}
+			if diff := cmp.Diff(want, all(t, tc.f)); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if n := count(t, s, `SELECT count(*) FROM initiatives`); n != len(rows)+2101 {
+		t.Errorf("%d initiatives after the searches, want %d", n, len(rows)+2101)
+	}
+}
+
+// TestRecordTransitionMaintainsSearchColumns: a revised proposal moves the initiative to its new funding sources
+// and its new words, and the migration fills source_ids for rows written before it existed.
+func TestRecordTransitionMaintainsSearchColumns(t *testing.T) {
+	t.Parallel()
+	s := dbtest.New(t)
+	ctx := ctxT(t)
+	sourceIDs := func(id string) string {
+		t.Helper()
+		var got string
+		if err := s.DB().GetContext(ctx, &got, `SELECT source_ids::text FROM initiatives WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	ids := func(f store.InitiativeFilter) []string {
+		t.Helper()
+		f.PlanID = planID
+		items, _, err := s.ListInitiatives(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, it := range items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+
+	p := proposal("Lektiecafé i Houlkærvænget", "uddannelse-og-livschancer", nil, kr(300), kr(100))
+	p.Budget = append(p.Budget, domain.SourceAmount{SourceID: "lbf", AmountØre: kr(5)}) // twice: stored once
+	in := submit(t, s, "ini-1", p)
+	if got := sourceIDs("ini-1"); got != "{lbf,viborg-kommune}" {
+		t.Errorf("source_ids after submit = %s", got)
+	}
+
+	// Revised: only the housing associations pay, and the title changes.
+	in.Proposal.Title = "Jobcafé i Vestervang"
+	in.Proposal.Description = "Hjælp til ansøgninger."
+	in.Proposal.Budget = []domain.SourceAmount{{SourceID: "boligselskaberne", AmountØre: kr(400)}}
+	if err := s.RecordTransition(ctx, step(t, in, "revised", mette, domain.PhaseBoardReview)); err != nil {
+		t.Fatal(err)
+	}
+	if got := sourceIDs("ini-1"); got != "{boligselskaberne}" {
+		t.Errorf("source_ids after revision = %s", got)
+	}
+	for _, tc := range []struct {
+		f    store.InitiativeFilter
+		want []string
+	}{
+		{store.InitiativeFilter{SourceID: "lbf"}, []string{}},
+		{store.InitiativeFilter{SourceID: "boligselskaberne"}, []string{"ini-1"}},
+		{store.InitiativeFilter{Search: "lektiecafé"}, []string{}},
+		{store.InitiativeFilter{Search: "jobcafé ansøg"}, []string{"ini-1"}},
+	} {
+		if diff := cmp.Diff(tc.want, ids(tc.f)); diff != "" {
+			t.Errorf("%+v after revision (-want +got):\n%s", tc.f, diff)
+		}
+	}
+
+	// A row written before migration 7: roll it back and forward, and the backfill finds the snapshot's sources.
+	submit(t, s, "ini-2", proposal("Fritidsjob", "beskaeftigelse", nil, kr(10), kr(20)))
+	if err := store.MigrateDownTo(ctx, s.DB().DB, 6); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(ctx, s.DB().DB); err != nil {
+		t.Fatal(err)
+	}
+	if got := sourceIDs("ini-2"); got != "{lbf,viborg-kommune}" {
+		t.Errorf("source_ids backfilled = %s", got)
+	}
+	if got := sourceIDs("ini-1"); got != "{boligselskaberne}" {
+		t.Errorf("source_ids backfilled from the revised snapshot = %s", got)
+	}
+	if diff := cmp.Diff([]string{"ini-2"}, ids(store.InitiativeFilter{SourceID: "viborg-kommune", Search: "fritid"})); diff != "" {
+		t.Errorf("after the migration (-want +got):\n%s", diff)
+	}
+}
+
+// BenchmarkListInitiativesSourceAndSearch measures the source filter and the search over 100.000 initiatives and
+// logs each case's p99 over 200 calls and its plan, failing when a rare filter does not use its GIN index. The
+// rare rows are the oldest, the worst case for a plan that walks the list newest first and filters.
+//
+//	go test ./store -run '^$' -bench ListInitiativesSourceAndSearch -benchtime 200x
+func BenchmarkListInitiativesSourceAndSearch(b *testing.B) {
+	s := dbtest.New(b)
+	ctx := ctxT(b)
+	const n = 100_000
+	rare := *initiative("template", proposal("Jobcafé Ringparken", "beskaeftigelse", []string{"ringparken"}, kr(10), 0))
+	rare.Proposal.Description = "Hjælp til jobsøgning."
+	rare.Proposal.Budget = []domain.SourceAmount{{SourceID: "boligselskaberne", AmountØre: kr(10)}}
+	common := *initiative("template", proposal("Benchmark", "uddannelse-og-livschancer", []string{"vestervang"}, kr(10), kr(5)))
+	if err := s.InsertSyntheticInitiatives(ctx, planID, 100, rare); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.InsertSyntheticInitiatives(ctx, planID, n-100, common); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `VACUUM ANALYZE initiatives`); err != nil {
+		b.Fatal(err)
+	}
+
+	for _, bc := range []struct {
+		name  string
+		f     store.InitiativeFilter
+		index string // the plan must use it; "" when walking the list newest first is right
+	}{
+		{"source_common", store.InitiativeFilter{PlanID: planID, SourceID: "lbf"}, ""},
+		{"source_rare", store.InitiativeFilter{PlanID: planID, SourceID: "boligselskaberne"}, "initiatives_sources_idx"},
+		{"source_none", store.InitiativeFilter{PlanID: planID, SourceID: "nope"}, "initiatives_sources_idx"},
+		{"search_common", store.InitiativeFilter{PlanID: planID, Search: "lektiecafé"}, ""},
+		{"search_rare", store.InitiativeFilter{PlanID: planID, Search: "jobcafé"}, "initiatives_search_idx"},
+		{"search_rare_prefix", store.InitiativeFilter{PlanID: planID, Search: "jobs"}, "initiatives_search_idx"},
+		{"search_one", store.InitiativeFilter{PlanID: planID, Search: "benchmark 47113"}, "initiatives_search_idx"},
+		{"search_one_percent", store.InitiativeFilter{PlanID: planID, Search: "benchmark 47"}, ""},
+		{"search_none", store.InitiativeFilter{PlanID: planID, Search: "xyzzy"}, "initiatives_search_idx"},
+		{"search_source_phase", store.InitiativeFilter{PlanID: planID, Search: "ringpark", SourceID: "boligselskaberne",
+			Phase: domain.PhaseBoardReview}, ""},
+		{"search_common_source_rare", store.InitiativeFilter{PlanID: planID, Search: "hjælp", SourceID: "boligselskaberne"}, ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			plan := explainList(b, s, bc.f)
+			if bc.index != "" && !strings.Contains(plan, bc.index) {
+				b.Fatalf("plan does not use %s:\n%s", bc.index, plan)
+			}
+			const samples = 200
+			took := make([]time.Duration, 0, samples)
+			var got int
+			for range samples {
+				start := time.Now()
+				items, _, err := s.ListInitiatives(ctx, bc.f)
+				took = append(took, time.Since(start))
+				if err != nil {
+					b.Fatal(err)
+				}
+				got = len(items)
+			}
+			slices.Sort(took)
+			b.Logf("%s: %d rows, p50 %v, p99 %v\n%s", bc.name, got, took[samples/2], took[samples*99/100-1], plan)
+			for b.Loop() {
+				if _, _, err := s.ListInitiatives(ctx, bc.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// explainList is the plan of ListInitiatives' query for f.
+func explainList(b *testing.B, s *store.Store, f store.InitiativeFilter) string {
+	b.Helper()
+	plan, err := s.ExplainListInitiatives(ctxT(b), f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return plan
 }

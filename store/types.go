@@ -88,8 +88,13 @@ type InitiativeFilter struct {
 	Phase         domain.Phase
 	DelaftaleID   string
 	HousingAreaID string
-	After         string
-	Limit         int // 1..200, default 50
+	// SourceID keeps the initiatives whose budget takes money from this funding source.
+	SourceID string
+	// Search keeps the initiatives whose title or description has every word of it, each word as a prefix
+	// ("lekt" finds "Lektiecafé"). Only letters and digits count; text without any is no filter.
+	Search string
+	After  string
+	Limit  int // 1..200, default 50
 }
 
 // BudgetLine is money in each state. Committed is what a source has pledged (for a delaftale, its budget frame,

@@ -2,9 +2,11 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/service"
@@ -81,6 +83,8 @@ type initiativesView struct {
 	Phase      string
 	Delaftale  string
 	Area       string
+	Source     string // funding source ID ("kilde")
+	Search     string // the words searched for ("q"), as typed
 	Rows       []initiativeRow
 	NextURL    string
 	FirstURL   string
@@ -93,12 +97,20 @@ type initiativeRow struct {
 	Areas     string
 }
 
+// maxSearchRunes bounds the search text of the initiative list, as the API bounds its q.
+const maxSearchRunes = 200
+
 func (w *Web) initiativesPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	q := r.URL.Query()
 	f := store.InitiativeFilter{PlanID: v.Plan.ID, Phase: domain.Phase(q.Get("fase")), DelaftaleID: q.Get("delaftale"),
-		HousingAreaID: q.Get("boligomraade"), After: q.Get("efter")}
+		HousingAreaID: q.Get("boligomraade"), SourceID: q.Get("kilde"), Search: q.Get("q"), After: q.Get("efter")}
 	if f.Phase != "" && !f.Phase.Valid() {
 		w.badRequest(rw, r, "Fasen findes ikke. Vælg en fase på listen.")
+		return
+	}
+	// The same bound as the API's q; the field's maxlength keeps a browser within it.
+	if utf8.RuneCountInString(f.Search) > maxSearchRunes {
+		w.badRequest(rw, r, fmt.Sprintf("Søgeteksten er for lang: højst %d tegn.", maxSearchRunes))
 		return
 	}
 	items, next, err := w.st.ListInitiatives(r.Context(), f)
@@ -113,13 +125,14 @@ func (w *Web) initiativesPage(rw http.ResponseWriter, r *http.Request, v *viewer
 	n := planNames(v.Plan)
 	view := initiativesView{MayPropose: service.MayPropose(v.Principal, v.Plan.ID) == nil,
 		Phases: domain.Phases, Plan: v.Plan, Phase: string(f.Phase), Delaftale: f.DelaftaleID,
-		Area: f.HousingAreaID, IsNextPage: f.After != ""}
+		Area: f.HousingAreaID, Source: f.SourceID, Search: f.Search, IsNextPage: f.After != ""}
 	for _, it := range items {
 		view.Rows = append(view.Rows, initiativeRow{InitiativeSummary: it, Delaftale: n.Delaftaler[it.DelaftaleID],
 			Areas: n.areaList(it.HousingAreaIDs)})
 	}
 	filters := url.Values{}
-	for k, val := range map[string]string{"fase": view.Phase, "delaftale": view.Delaftale, "boligomraade": view.Area} {
+	for k, val := range map[string]string{"fase": view.Phase, "delaftale": view.Delaftale, "boligomraade": view.Area,
+		"kilde": view.Source, "q": view.Search} {
 		if val != "" {
 			filters.Set(k, val)
 		}
