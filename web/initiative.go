@@ -33,9 +33,10 @@ func (w *Web) initiativePage(rw http.ResponseWriter, r *http.Request, v *viewer)
 // flash message an action left, once.
 func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer, status int, failed *actionForm, summary []fieldError) {
 	id := r.PathValue("id")
-	in, err := w.st.GetInitiative(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && in.PlanID != v.Plan.ID) {
-		// Another plan's initiative is not there, as far as this user can tell.
+	// Read through the service, which applies the API's access rule; the page also shows only the plan it is
+	// about, so another plan's initiative is not there either, as far as this page can tell.
+	in, _, err := w.svc.Initiative(r.Context(), v.Principal, id)
+	if isNotFound(err) || (err == nil && in.PlanID != v.Plan.ID) {
 		w.notFound(rw, r)
 		return
 	}
@@ -43,7 +44,7 @@ func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer,
 		w.serverError(rw, r, err)
 		return
 	}
-	events, err := w.st.ListEvents(r.Context(), id, 0, store.MaxEventPage)
+	events, err := w.svc.Events(r.Context(), v.Principal, in, 0, store.MaxEventPage)
 	if err != nil {
 		w.serverError(rw, r, err)
 		return
@@ -69,4 +70,10 @@ func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer,
 		view.Actions.Done = w.sessions.PopString(r.Context(), flashKey)
 	}
 	w.render(rw, r, status, "initiative", v, title, view)
+}
+
+// isNotFound reports whether err says that what was asked for is not there (or not there for this user).
+func isNotFound(err error) bool {
+	var rule *domain.RuleError
+	return errors.Is(err, store.ErrNotFound) || (errors.As(err, &rule) && rule.Code == domain.CodeNotFound)
 }

@@ -113,7 +113,7 @@ func (w *Web) initiativesPage(rw http.ResponseWriter, r *http.Request, v *viewer
 		w.badRequest(rw, r, fmt.Sprintf("Søgeteksten er for lang: højst %d tegn.", maxSearchRunes))
 		return
 	}
-	items, next, err := w.st.ListInitiatives(r.Context(), f)
+	items, next, err := w.svc.Initiatives(r.Context(), v.Principal, f)
 	if errors.Is(err, store.ErrBadCursor) {
 		w.badRequest(rw, r, "Linket til siden er ugyldigt. Gå til første side af listen.")
 		return

@@ -90,8 +90,8 @@ type Web struct {
 // page applies the same rules and gets the same refusals), with its sessions in the database behind sessionDB
 // (the sessions table of migration 00006). Templates are parsed here: a broken template fails New, not a request.
 func New(cfg Config, st Store, svc *service.Service, sessionDB *sql.DB) (*Web, error) {
-	if st == nil || sessionDB == nil {
-		return nil, errors.New("web: a store and a session database are required")
+	if st == nil || svc == nil || sessionDB == nil {
+		return nil, errors.New("web: a store, a service and a session database are required")
 	}
 	if cfg.DevPlanID == "" {
 		cfg.DevPlanID = DefaultDevPlanID
