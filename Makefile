@@ -3,7 +3,7 @@ GO        ?= go
 PKG       := ./cmd/helhedsplan
 TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: run test vet build build-prod bench chaos screenshots clean web-assets
+.PHONY: run test vet build build-prod bench chaos screenshots clean web-assets axe-core
 
 ## run: the whole service on this machine (embedded Temporal + Web UI, PostgreSQL, worker, API).
 ## Built, then exec'ed rather than `go run`, which turns a clean Ctrl-C into exit status 1.
@@ -59,6 +59,11 @@ web-assets:
 	    grep -q "$$(basename $$f)" $(DKFDS_DIR)/css/dkfds.min.css || rm "$$f"; done; \
 	  echo "dkfds $(DKFDS_VERSION) from the npm registry ($$(cd "$$tmp" && sha1sum dkfds-$(DKFDS_VERSION).tgz | cut -d' ' -f1) sha1 of the tarball)" > $(DKFDS_DIR)/VERSION; \
 	  du -sh $(DKFDS_DIR)
+
+## axe-core: refresh the accessibility checker the browser tests inject (npm package axe-core, pinned in
+## internal/browsertest/axe/refresh.sh) with its licences. Needs npm; running and testing the product do not.
+axe-core:
+	internal/browsertest/axe/refresh.sh
 
 ## screenshots: refresh the README's screenshots from the browser walk-through (needs chromium)
 SHOTS := artifacts/screenshots/TestAnInitiativeFromProposalToCompletedThroughThePages
