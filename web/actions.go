@@ -217,7 +217,7 @@ func (w *Web) reportMilestone(rw http.ResponseWriter, r *http.Request, v *viewer
 	no := milestoneNo(r)
 	f := postedForm(r, service.ActReportMilestone, no)
 	summary := r.PostFormValue("resume")
-	spent, msg := parseKroner(r.PostFormValue("forbrug"))
+	spent, msg := spentKroner(r.PostFormValue("forbrug"))
 	if msg != "" {
 		problems := []domain.FieldProblem{{Field: "spent_ore", Code: "invalid", Message: msg}}
 		// The rule's other problems (an empty summary) are shown at once too, from the same rule the workflow
@@ -311,19 +311,6 @@ func (w *Web) inputProblems(rw http.ResponseWriter, r *http.Request, v *viewer, 
 		Message: "Handlingen kan ikke udføres.", Problems: problems})
 }
 
-// ruleStatus is the HTTP status of a refusal, as the API answers it (api/errors.go problemKinds).
-func ruleStatus(c domain.Code) int {
-	switch c {
-	case domain.CodeValidation, domain.CodeUnknownMilestone:
-		return http.StatusUnprocessableEntity
-	case domain.CodeForbidden:
-		return http.StatusForbidden
-	case domain.CodeNotFound:
-		return http.StatusNotFound
-	}
-	return http.StatusConflict
-}
-
 // actionFailed answers an action that did not succeed: not found is the 404 page; a refusal for the user's role
 // or identity is a 403 page with the rule's Danish message, as the API refuses it; any other refusal shows the
 // page again with the form as typed and the problems; an unavailable dependency is a 503 page.
@@ -412,61 +399,19 @@ func actionsFor(v *viewer, in domain.Initiative, failed *actionForm) actionsView
 	return av
 }
 
-// parseKroner reads an amount in kroner written the Danish way — "12.500", "12.500,50", "12500,5", optionally
-// with "kr." — into exact øre, without floating point. It returns a Danish message when the text is no amount.
-func parseKroner(s string) (domain.Money, string) {
-	const help = "Skriv beløbet i kroner, fx 12.500 eller 12.500,50."
-	s = strings.TrimSpace(s)
-	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(s, "."), "kr"))
-	s = strings.NewReplacer(" ", "", "\u00a0", "").Replace(s)
-	if s == "" {
+// spentKroner reads a report's spent amount (see parseKroner) and says in Danish what is wrong with it, if
+// anything.
+func spentKroner(s string) (domain.Money, string) {
+	m, blank, err := parseKroner(s)
+	switch {
+	case blank:
 		return 0, "Skriv, hvor meget der er brugt i alt på milepælen, i kroner (0, hvis intet)."
-	}
-	if strings.HasPrefix(s, "-") {
+	case errors.Is(err, errAmountNegative):
 		return 0, "Forbruget må ikke være negativt."
-	}
-	whole, frac, hasFrac := strings.Cut(s, ",")
-	if hasFrac && (len(frac) < 1 || len(frac) > 2 || !digits(frac)) {
-		return 0, help
-	}
-	if strings.Contains(whole, ".") {
-		groups := strings.Split(whole, ".")
-		if len(groups[0]) < 1 || len(groups[0]) > 3 {
-			return 0, help
-		}
-		for _, g := range groups[1:] {
-			if len(g) != 3 {
-				return 0, help
-			}
-		}
-		whole = strings.Join(groups, "")
-	}
-	if whole == "" || !digits(whole) {
-		return 0, help
-	}
-	whole = strings.TrimLeft(whole, "0")
-	if len(whole) > 16 { // 10^16 kr. is far above MaxMoney, and 10^18 øre still fits in int64
+	case errors.Is(err, errAmountTooLarge):
 		return 0, fmt.Sprintf("Forbruget må højst være %s.", domain.MaxMoney)
+	case err != nil:
+		return 0, "Skriv beløbet i kroner, fx 12.500 eller 12.500,50."
 	}
-	var kr int64
-	if whole != "" {
-		kr, _ = strconv.ParseInt(whole, 10, 64)
-	}
-	var øre int64
-	if hasFrac {
-		if len(frac) == 1 {
-			frac += "0"
-		}
-		øre, _ = strconv.ParseInt(frac, 10, 64)
-	}
-	return domain.Money(kr*100 + øre), ""
-}
-
-func digits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
+	return m, ""
 }

@@ -287,26 +287,11 @@ func (w *Web) confirmPaymentForm(rw http.ResponseWriter, r *http.Request, v *vie
 	case errors.As(err, &refusal) && refusal.Code == domain.CodeNotFound:
 		w.notFound(rw, r)
 	case errors.As(err, &refusal):
-		w.showFinance(rw, r, v, financeRuleStatus(refusal.Code),
+		w.showFinance(rw, r, v, ruleStatus(refusal.Code),
 			&paymentAttempt{DisbursementID: id, Reference: reference, Refusal: refusal})
 	default:
 		w.financeFailed(rw, r, v, err)
 	}
-}
-
-// financeRuleStatus is the HTTP status of a refusal, as the API answers it (api/errors.go, problemKinds).
-func financeRuleStatus(c domain.Code) int {
-	switch c {
-	case domain.CodeValidation, domain.CodeUnknownMilestone:
-		return http.StatusUnprocessableEntity
-	case domain.CodeForbidden:
-		return http.StatusForbidden
-	case domain.CodeNotFound:
-		return http.StatusNotFound
-	case domain.CodeWrongPhase, domain.CodeInsufficientFunds, domain.CodeAlreadyPaid, domain.CodeConflict:
-		return http.StatusConflict
-	}
-	return http.StatusUnprocessableEntity
 }
 
 // financeFailed answers an error of the finance pages: a refusal as a Danish page with the API's status (403 for
@@ -322,7 +307,7 @@ func (w *Web) financeFailed(rw http.ResponseWriter, r *http.Request, v *viewer, 
 		if refusal.Code == domain.CodeForbidden {
 			heading = "Du har ikke adgang"
 		}
-		w.render(rw, r, financeRuleStatus(refusal.Code), "error", v, heading, errorView{Heading: heading, Text: refusal.Message})
+		w.render(rw, r, ruleStatus(refusal.Code), "error", v, heading, errorView{Heading: heading, Text: refusal.Message})
 	case errors.Is(err, store.ErrBadCursor):
 		w.badRequest(rw, r, "Linket til siden er ugyldigt. Gå til første side af listen.")
 	case errors.Is(err, service.ErrUnavailable), errors.Is(err, service.ErrStillRunning),

@@ -171,56 +171,13 @@ const (
 	proposalMsgDate        = "Skriv datoen som dd.mm.åååå, fx 31.12.2025, eller vælg den i kalenderen."
 )
 
-// errProposalAmountTooLarge is proposalKroner's answer to an amount above domain.MaxMoney.
-var errProposalAmountTooLarge = errors.New("amount too large")
-
-var proposalKronerRe = regexp.MustCompile(`^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$`)
-
-// proposalKroner reads an amount in kroner, Danish format, into exact øre without a float: "1.234.567",
-// "1.234.567,50", "1234567,5", "1234567". Thousands separators are dots in groups of three (or none at all),
-// the decimal separator is a comma with one or two digits; spaces and a trailing "kr."/"kr" are ignored. Blank
-// is 0. Anything else ("12,3,4", "1.23", "-5", "1e6") is an error, and so is an amount above domain.MaxMoney.
+// proposalKroner reads an amount of the proposal form (see parseKroner); blank is 0.
 func proposalKroner(s string) (domain.Money, error) {
-	s = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\u00a0' || r == '\t' {
-			return -1
-		}
-		return r
-	}, s)
-	if t, ok := strings.CutSuffix(s, "kr."); ok {
-		s = t
-	} else {
-		s = strings.TrimSuffix(s, "kr")
-	}
-	if s == "" {
+	m, blank, err := parseKroner(s)
+	if blank {
 		return 0, nil
 	}
-	m := proposalKronerRe.FindStringSubmatch(s)
-	if m == nil {
-		return 0, fmt.Errorf("malformed amount %q", s)
-	}
-	digits := strings.TrimLeft(strings.ReplaceAll(m[1], ".", ""), "0")
-	if len(digits) > 16 {
-		return 0, errProposalAmountTooLarge
-	}
-	var kr int64
-	if digits != "" {
-		var err error
-		if kr, err = strconv.ParseInt(digits, 10, 64); err != nil {
-			return 0, errProposalAmountTooLarge
-		}
-	}
-	var ore int64
-	switch len(m[2]) {
-	case 1:
-		ore = int64(m[2][0]-'0') * 10
-	case 2:
-		ore = int64(m[2][0]-'0')*10 + int64(m[2][1]-'0')
-	}
-	if kr > int64(domain.MaxMoney)/100 || kr*100+ore > int64(domain.MaxMoney) {
-		return 0, errProposalAmountTooLarge
-	}
-	return domain.Money(kr*100 + ore), nil
+	return m, err
 }
 
 // proposalDate reads a date as a date input sends it (ÅÅÅÅ-MM-DD) or as a Dane types it (31.12.2025, 1.2.2025,
@@ -255,7 +212,7 @@ func (f proposalForm) proposal(plan domain.Plan) (domain.Proposal, []domain.Fiel
 		ids[path+".amount_ore"], ids[path+".source_id"], ids[path] = id, id, id
 		m, err := proposalKroner(raw)
 		switch {
-		case errors.Is(err, errProposalAmountTooLarge):
+		case errors.Is(err, errAmountTooLarge):
 			problems = append(problems, domain.FieldProblem{Field: path + ".amount_ore", Code: "too_large", Message: proposalMsgAmountLarge})
 		case err != nil:
 			problems = append(problems, domain.FieldProblem{Field: path + ".amount_ore", Code: "invalid_amount", Message: proposalMsgAmount})

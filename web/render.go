@@ -172,3 +172,19 @@ func dict(kv ...any) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// ruleStatus is the HTTP status of a refusal, as the API answers it (api/errors.go, problemKinds), for every
+// page that shows one.
+func ruleStatus(c domain.Code) int {
+	switch c {
+	case domain.CodeValidation, domain.CodeUnknownMilestone:
+		return http.StatusUnprocessableEntity
+	case domain.CodeForbidden:
+		return http.StatusForbidden
+	case domain.CodeNotFound:
+		return http.StatusNotFound
+	case domain.CodeWrongPhase, domain.CodeInsufficientFunds, domain.CodeAlreadyPaid, domain.CodeConflict:
+		return http.StatusConflict
+	}
+	return http.StatusUnprocessableEntity
+}
