@@ -27,10 +27,10 @@
 //
 // # What is repaired (Options.Repair) and what is not
 //
-//   - A read model behind its running workflow: the workflow is the truth, but writing the read model from
-//     outside would race the workflow's own writes. The doctor sends the workflow the sync update
-//     (workflows.UpdateSync), which returns once every transition the workflow accepted is recorded, and checks
-//     again; the finding is marked repaired only if the read model has caught up.
+//   - A read model behind its running workflow is reported, not repaired. The workflow adopts a state only after
+//     its write committed, so this happens only when the database was restored from a backup older than the
+//     workflows; the steps since are in the workflow's history, not in the read model, and rebuilding them is a
+//     decision for an operator.
 //   - A read model ahead of its running workflow (a step committed but the workflow lost it, e.g. its answer was
 //     lost when the database died): the workflow adopts the stored state through the reconcile update
 //     (workflows.UpdateReconcile), and only when everything else in PostgreSQL — the event log, the ledger and the
@@ -322,10 +322,7 @@ func (c *checker) initiative(ctx context.Context, id string) ([]Finding, error) 
 	if !c.opts.Repair {
 		return o.findings, nil
 	}
-	switch {
-	case o.has(KindReadModelBehind):
-		return c.repair(ctx, id, o, KindReadModelBehind, workflows.UpdateSync)
-	case o.has(KindReadModelAhead) && o.aheadConsistent:
+	if o.has(KindReadModelAhead) && o.aheadConsistent {
 		return c.repair(ctx, id, o, KindReadModelAhead, workflows.UpdateReconcile)
 	}
 	return o.findings, nil

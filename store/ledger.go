@@ -635,18 +635,25 @@ func planExists(ctx context.Context, q sqlx.QueryerContext, planID string) error
 	return nil
 }
 
-// sumLines adds up amounts per source, drops zero lines (a tranche may take nothing from a source; the ledger
-// only holds positive amounts) and sorts by source ID, so keys and lock order never depend on input order.
+// sumLines adds up amounts per source without ever wrapping (each amount and each sum stays within
+// domain.MaxMoney, the bound the database checks too), drops zero lines (a tranche may take nothing from a source;
+// the ledger only holds positive amounts) and sorts by source ID, so keys and lock order never depend on input
+// order.
 func sumLines(lines []domain.SourceAmount) ([]domain.SourceAmount, error) {
 	by := map[string]domain.Money{}
 	for _, l := range lines {
-		if l.SourceID == "" {
+		switch {
+		case l.SourceID == "":
 			return nil, fmt.Errorf("a line has no funding source")
+		case !l.AmountØre.InRange():
+			return nil, fmt.Errorf("line %s: amount %d øre is outside 0..%d", l.SourceID, l.AmountØre, int64(domain.MaxMoney))
 		}
-		if l.AmountØre < 0 {
-			return nil, fmt.Errorf("line %s: negative amount %d øre", l.SourceID, l.AmountØre)
+		// Both terms are at most 10^15, so the sum cannot wrap before it is compared.
+		sum := by[l.SourceID] + l.AmountØre
+		if !sum.InRange() {
+			return nil, fmt.Errorf("lines for %s add up to more than %d øre", l.SourceID, int64(domain.MaxMoney))
 		}
-		by[l.SourceID] += l.AmountØre
+		by[l.SourceID] = sum
 	}
 	out := make([]domain.SourceAmount, 0, len(by))
 	for id, amt := range by {

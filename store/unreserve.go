@@ -5,19 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
-	"github.com/lib/pq/pqerror"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 )
-
-// ledgerMaxØre is the largest amount the database stores (migration 00005; domain.MaxMoney has the same value).
-// Kept here as well so the store checks its own input without depending on how the domain package names it.
-const ledgerMaxØre = 1_000_000_000_000_000
 
 // maxReasonLen bounds an unreserve reason: it is part of an idempotency key, not a text for people.
 const maxReasonLen = 64
@@ -37,22 +29,8 @@ type UnreserveInput struct {
 }
 
 // Unreserve books in in its own transaction. See unreserve.
-func (s *Store) Unreserve(ctx context.Context, in UnreserveInput) (err error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return ledgerDBError(err, "unreserve %s: begin", in.InitiativeID)
-	}
-	if err := unreserve(ctx, tx, in); err != nil {
-		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
-			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		// A deferred constraint or a lost connection shows up here; the caller must not count it as booked.
-		return ledgerDBError(err, "unreserve %s: commit", in.InitiativeID)
-	}
-	return nil
+func (s *Store) Unreserve(ctx context.Context, in UnreserveInput) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return unreserve(ctx, tx, in) })
 }
 
 // unreserve writes one 'unreserve' entry per source inside the caller's transaction, so the write path can give
@@ -69,7 +47,7 @@ func unreserve(ctx context.Context, tx *sqlx.Tx, in UnreserveInput) error {
 	if err := checkUnreserveReason(in.Reason); err != nil {
 		return fmt.Errorf("unreserve %s: %w", in.InitiativeID, err)
 	}
-	lines, err := unreserveLines(in.Lines)
+	lines, err := sumLines(in.Lines)
 	if err != nil {
 		return fmt.Errorf("unreserve %s: %w", in.InitiativeID, err)
 	}
@@ -93,7 +71,7 @@ func unreserve(ctx context.Context, tx *sqlx.Tx, in UnreserveInput) error {
 			continue
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return ledgerDBError(err, "unreserve %s from %s", in.InitiativeID, l.SourceID)
+			return translate(err, "unreserve %s from %s", in.InitiativeID, l.SourceID)
 		}
 		// Booked before, by an earlier run of the same step (or a concurrent one that committed first).
 		var got struct {
@@ -105,7 +83,7 @@ func unreserve(ctx context.Context, tx *sqlx.Tx, in UnreserveInput) error {
 			AmountØre    int64  `db:"amount_ore"`
 		}
 		if err := sqlx.GetContext(ctx, tx, &got, qStored, key); err != nil {
-			return ledgerDBError(err, "unreserve %s: stored entry %s", in.InitiativeID, key)
+			return translate(err, "unreserve %s: stored entry %s", in.InitiativeID, key)
 		}
 		if got.Kind != "unreserve" || got.PlanID != in.PlanID || got.SourceID != l.SourceID ||
 			got.InitiativeID != in.InitiativeID || got.DelaftaleID != in.DelaftaleID || got.AmountØre != int64(l.AmountØre) {
@@ -134,48 +112,4 @@ func checkUnreserveReason(reason string) error {
 		}
 	}
 	return nil
-}
-
-// unreserveLines adds up amounts per source without ever wrapping (each amount and each sum stays within
-// ledgerMaxØre), drops zero lines and sorts by source, so keys and lock order never depend on input order.
-func unreserveLines(lines []domain.SourceAmount) ([]domain.SourceAmount, error) {
-	by := map[string]int64{}
-	for _, l := range lines {
-		switch {
-		case l.SourceID == "":
-			return nil, fmt.Errorf("a line has no funding source")
-		case l.AmountØre < 0 || l.AmountØre > ledgerMaxØre:
-			return nil, fmt.Errorf("line %s: amount %d øre is outside 0..%d", l.SourceID, l.AmountØre, int64(ledgerMaxØre))
-		}
-		// Both terms are at most 10^15, so the sum cannot wrap before it is compared.
-		sum := by[l.SourceID] + int64(l.AmountØre)
-		if sum > ledgerMaxØre {
-			return nil, fmt.Errorf("lines for %s add up to more than %d øre", l.SourceID, int64(ledgerMaxØre))
-		}
-		by[l.SourceID] = sum
-	}
-	out := make([]domain.SourceAmount, 0, len(by))
-	for id, amt := range by {
-		if amt > 0 {
-			out = append(out, domain.SourceAmount{SourceID: id, AmountØre: domain.Money(amt)})
-		}
-	}
-	slices.SortFunc(out, func(a, b domain.SourceAmount) int { return strings.Compare(a.SourceID, b.SourceID) })
-	return out, nil
-}
-
-// ledgerDBError classifies a driver error for the money-rule code in this file and verify.go, the way the rest of
-// the package does: a missing row is ErrNotFound, a duplicate ErrConflict, a fault that passes ErrUnavailable.
-// A broken money rule (SQLSTATE 23514 from the triggers) stays a plain error: retrying gives the same answer.
-func ledgerDBError(err error, op string, args ...any) error {
-	what := fmt.Sprintf(op, args...)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	case pq.As(err, pqerror.UniqueViolation) != nil:
-		return fmt.Errorf("%s: %w: %w", what, ErrConflict, err)
-	case Transient(err):
-		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

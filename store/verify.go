@@ -11,6 +11,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/helhedsplan/helhedsplan/domain"
 )
 
 // Rules VerifyLedger checks. Each is a stable code (operators grep for it, tests match on it); the order of this
@@ -103,7 +105,7 @@ func (s *Store) VerifyLedger(ctx context.Context) ([]Violation, error) {
 func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return LedgerReport{}, ledgerDBError(err, "verify ledger: begin")
+		return LedgerReport{}, translate(err, "verify ledger: begin")
 	}
 	defer func() { _ = tx.Rollback() }() // read-only: nothing to commit
 
@@ -123,7 +125,7 @@ func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 		DisbursementLines int `db:"disbursement_lines"`
 	}
 	if err := sqlx.GetContext(ctx, tx, &counts, qCounts); err != nil {
-		return LedgerReport{}, ledgerDBError(err, "verify ledger: counts")
+		return LedgerReport{}, translate(err, "verify ledger: counts")
 	}
 	r := LedgerReport{Plans: counts.Plans, Initiatives: counts.Initiatives, Events: counts.Events,
 		Entries: counts.Entries, Disbursements: counts.Disbursements, DisbursementLines: counts.DisbursementLines}
@@ -158,7 +160,7 @@ func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 	for _, c := range checks {
 		vs, err := c.fn(ctx, tx)
 		if err != nil {
-			return LedgerReport{}, ledgerDBError(err, "verify ledger: %s", c.name)
+			return LedgerReport{}, translate(err, "verify ledger: %s", c.name)
 		}
 		r.Violations = append(r.Violations, vs...)
 	}
@@ -224,14 +226,14 @@ func verifyAmountBounds(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 		Amount  string `db:"amount"`
 		Min     int64  `db:"min"`
 	}
-	if err := sqlx.SelectContext(ctx, tx, &rows, q, int64(ledgerMaxØre)); err != nil {
+	if err := sqlx.SelectContext(ctx, tx, &rows, q, int64(domain.MaxMoney)); err != nil {
 		return nil, err
 	}
 	out := make([]Violation, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, Violation{Rule: RuleAmountBounds, Subject: r.Subject,
 			Detail: fmt.Sprintf("beløbet %s ligger uden for %s til %s (amount out of bounds)",
-				kroner(r.Amount), kroner(fmt.Sprint(r.Min)), kroner(fmt.Sprint(int64(ledgerMaxØre))))})
+				kroner(r.Amount), kroner(fmt.Sprint(r.Min)), kroner(fmt.Sprint(int64(domain.MaxMoney))))})
 	}
 	return out, nil
 }

@@ -338,8 +338,7 @@ func (w *Web) actionFailed(rw http.ResponseWriter, r *http.Request, v *viewer, f
 			summary = []fieldError{{ID: actionSpecs[f.Kind].section, Message: re.Message}}
 		}
 		w.showInitiative(rw, r, v, ruleStatus(re.Code), f, summary)
-	case errors.Is(err, service.ErrUnavailable), errors.Is(err, service.ErrStillRunning),
-		errors.Is(err, service.ErrReadModelBehind), store.Transient(err):
+	case passing(err):
 		w.actionUnavailable(rw, r, v, err)
 	default:
 		w.serverError(rw, r, err)
@@ -349,8 +348,6 @@ func (w *Web) actionFailed(rw http.ResponseWriter, r *http.Request, v *viewer, f
 // actionUnavailable is the Danish 503 page of an action that could not be completed now: still running in the
 // workflow, or a dependency down. The same form sent again acts once (its form key), so trying again is safe.
 func (w *Web) actionUnavailable(rw http.ResponseWriter, r *http.Request, v *viewer, err error) {
-	w.log.Warn("web: action unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-	rw.Header().Set("Retry-After", "5")
 	view := errorView{Heading: "Handlingen er under behandling",
 		Text: "Din handling er ved at blive behandlet, men systemet har ikke svaret endnu. Genindlæs indsatsens side om et " +
 			"øjeblik for at se, om den er gennemført. Sender du den samme formular igen, udføres handlingen kun én gang."}
@@ -359,7 +356,7 @@ func (w *Web) actionUnavailable(rw http.ResponseWriter, r *http.Request, v *view
 			Text: "En del af systemet svarer ikke i øjeblikket, så handlingen kan være under behandling. Vent et øjeblik, " +
 				"og genindlæs indsatsens side. Sender du den samme formular igen, udføres handlingen kun én gang."}
 	}
-	w.render(rw, r, http.StatusServiceUnavailable, "error", v, view.Heading, view)
+	w.serviceUnavailable(rw, r, v, err, view)
 }
 
 // actionsFor is the forms of the actions v may take on in now (service.Allowed), each with a fresh key; failed is

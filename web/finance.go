@@ -42,9 +42,6 @@ const (
 	paramPaidAfter    = "betalt"
 )
 
-// retryAfterSeconds is sent with the 503 page: the dependency usually returns, or the update completes, soon.
-const retryAfterSeconds = "5"
-
 // financeView is the finance page.
 type financeView struct {
 	Pending    financeList
@@ -310,8 +307,7 @@ func (w *Web) financeFailed(rw http.ResponseWriter, r *http.Request, v *viewer, 
 		w.render(rw, r, ruleStatus(refusal.Code), "error", v, heading, errorView{Heading: heading, Text: refusal.Message})
 	case errors.Is(err, store.ErrBadCursor):
 		w.badRequest(rw, r, "Linket til siden er ugyldigt. Gå til første side af listen.")
-	case errors.Is(err, service.ErrUnavailable), errors.Is(err, service.ErrStillRunning),
-		errors.Is(err, service.ErrReadModelBehind), store.Transient(err):
+	case passing(err):
 		w.unavailable(rw, r, v, err)
 	default:
 		w.serverError(rw, r, err)
@@ -321,7 +317,6 @@ func (w *Web) financeFailed(rw http.ResponseWriter, r *http.Request, v *viewer, 
 // unavailable is the Danish 503 page: Temporal or the database is down, or the payment's update is still running
 // (it goes on; the same reference again attaches to it, as ConfirmUpdateID names the update after the payment).
 func (w *Web) unavailable(rw http.ResponseWriter, r *http.Request, v *viewer, err error) {
-	w.log.Warn("web: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	text := "Systemet kan ikke nå alle sine dele lige nu. Prøv igen om lidt."
 	if errors.Is(err, service.ErrStillRunning) {
 		text = "Betalingen er ved at blive registreret, men det tager længere tid end normalt. Vent lidt, og åbn " +
@@ -331,10 +326,7 @@ func (w *Web) unavailable(rw http.ResponseWriter, r *http.Request, v *viewer, er
 		text = "Betalingen kunne ikke registreres lige nu, fordi systemet ikke kan nå alle sine dele. Prøv igen om " +
 			"lidt med samme reference: den bliver kun registreret én gang."
 	}
-	rw.Header().Set("Retry-After", retryAfterSeconds)
-	w.render(rw, r, http.StatusServiceUnavailable, "error", v, "Prøv igen om lidt", errorView{
-		Heading: "Prøv igen om lidt", Text: text,
-	})
+	w.serviceUnavailable(rw, r, v, err, errorView{Heading: "Prøv igen om lidt", Text: text})
 }
 
 // Danish names of the disbursement statuses, in the CSV.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/service"
-	"github.com/helhedsplan/helhedsplan/store"
 )
 
 // The proposal form ("Nyt forslag" and "Revidér forslag"). It works without JavaScript: rows of goals and
@@ -602,8 +601,7 @@ func (w *Web) proposalFailed(rw http.ResponseWriter, r *http.Request, v *viewer,
 			status, heading = http.StatusUnprocessableEntity, "Forslaget kan ikke indsendes"
 		}
 		w.render(rw, r, status, "error", v, heading, errorView{Heading: heading, Text: re.Message})
-	case errors.Is(err, service.ErrUnavailable), errors.Is(err, service.ErrStillRunning),
-		errors.Is(err, service.ErrReadModelBehind), errors.Is(err, store.ErrUnavailable):
+	case passing(err):
 		w.proposalUnavailable(rw, r, v, err)
 	default:
 		w.serverError(rw, r, err)
@@ -611,9 +609,7 @@ func (w *Web) proposalFailed(rw http.ResponseWriter, r *http.Request, v *viewer,
 }
 
 func (w *Web) proposalUnavailable(rw http.ResponseWriter, r *http.Request, v *viewer, err error) {
-	w.log.Warn("web: proposal: dependency unavailable", "path", r.URL.Path, "err", err)
-	rw.Header().Set("Retry-After", "10")
-	w.render(rw, r, http.StatusServiceUnavailable, "error", v, "Prøv igen om lidt", errorView{
+	w.serviceUnavailable(rw, r, v, err, errorView{
 		Heading: "Prøv igen om lidt",
 		Text: "Forslaget kunne ikke gemmes lige nu, fordi en del af systemet ikke svarer. Gå tilbage og send formularen " +
 			"igen om lidt: det, du har skrevet, står der stadig, og forslaget bliver kun oprettet én gang.",

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
+	"github.com/helhedsplan/helhedsplan/store"
 )
 
 //go:embed templates
@@ -187,4 +190,22 @@ func ruleStatus(c domain.Code) int {
 		return http.StatusConflict
 	}
 	return http.StatusUnprocessableEntity
+}
+
+// passing reports whether err is a fault that goes away by itself — Temporal or PostgreSQL not answering, an
+// update still running, the read model a step behind — so a page answers 503 and the user tries again, never 500.
+func passing(err error) bool {
+	return errors.Is(err, service.ErrUnavailable) || errors.Is(err, service.ErrStillRunning) ||
+		errors.Is(err, service.ErrReadModelBehind) || store.Transient(err)
+}
+
+// retryAfterSeconds is sent with a 503 page: the dependency usually returns, or the update completes, soon.
+const retryAfterSeconds = "5"
+
+// serviceUnavailable logs a passing fault and answers the page's 503 with Retry-After; view says, in the page's
+// own words, what happened to what the user sent.
+func (w *Web) serviceUnavailable(rw http.ResponseWriter, r *http.Request, v *viewer, err error, view errorView) {
+	w.log.Warn("web: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	rw.Header().Set("Retry-After", retryAfterSeconds)
+	w.render(rw, r, http.StatusServiceUnavailable, "error", v, view.Heading, view)
 }
