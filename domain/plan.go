@@ -19,6 +19,9 @@ type Plan struct {
 	Delaftaler          []Delaftale          `json:"delaftaler" yaml:"delaftaler"`
 	HousingAssociations []HousingAssociation `json:"housing_associations" yaml:"housing_associations"`
 	HousingAreas        []HousingArea        `json:"housing_areas" yaml:"housing_areas"`
+	// Board is the board's current composition and rules (plan data with history, see Board); nil when the plan
+	// has none recorded.
+	Board *Board `json:"board,omitempty" yaml:"-"`
 }
 
 // PlanSettings are the plan's rules that the sources call unconfirmed or that differ between plans. They are data,
@@ -31,6 +34,19 @@ type PlanSettings struct {
 	// ReallocationThresholdØre is the budget reallocation an initiative may make without board approval
 	// (unconfirmed in the sources; 0 means every reallocation needs approval).
 	ReallocationThresholdØre Money `json:"reallocation_threshold_ore" yaml:"reallocation_threshold_ore"`
+	// BoardDecisionDays is the deadline, in Danish business days after submission, for the board's decision on a
+	// proposal (0: DefaultBoardDecisionDays).
+	BoardDecisionDays int `json:"board_decision_days,omitempty" yaml:"board_decision_days,omitempty"`
+	// PaymentDays is the deadline, in business days after release, for paying a tranche (0: DefaultPaymentDays).
+	PaymentDays int `json:"payment_days,omitempty" yaml:"payment_days,omitempty"`
+	// EvaluationDays is the deadline, in business days after the last milestone is accepted, for the evaluation
+	// (0: DefaultEvaluationDays).
+	EvaluationDays int `json:"evaluation_days,omitempty" yaml:"evaluation_days,omitempty"`
+	// ReminderOffsets are the business days before a deadline at which reminders go out (nil:
+	// DefaultReminderOffsets; empty: no reminders, only the escalation at the deadline).
+	ReminderOffsets []int `json:"reminder_offsets" yaml:"reminder_offsets,omitempty"`
+	// FinanceLead is the user ID payments escalate to at their deadline ("": every finance member of the plan).
+	FinanceLead string `json:"finance_lead,omitempty" yaml:"finance_lead,omitempty"`
 }
 
 // FundingSourceKind says how a source contributes.
@@ -79,7 +95,8 @@ type HousingArea struct {
 // housing area IDs. Workflows carry it in their input and memory, so the prose (vision, descriptions, notes) stays
 // out of every one of them.
 func (p Plan) Rules() Plan {
-	r := Plan{ID: p.ID, Name: p.Name, PeriodStart: p.PeriodStart, PeriodEnd: p.PeriodEnd, Settings: p.Settings}
+	r := Plan{ID: p.ID, Name: p.Name, PeriodStart: p.PeriodStart, PeriodEnd: p.PeriodEnd, Settings: p.Settings,
+		Board: p.Board}
 	for _, s := range p.FundingSources {
 		s.Note = ""
 		r.FundingSources = append(r.FundingSources, s)

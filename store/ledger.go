@@ -61,6 +61,9 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 	if in := st.Pay; in != nil {
 		parts = append(parts, part{in.Transition, func(tx *sqlx.Tx) (bool, error) { return pay(ctx, tx, *in) }})
 	}
+	if in := st.Cancel; in != nil {
+		parts = append(parts, part{in.Transition, func(tx *sqlx.Tx) (bool, error) { return cancel(ctx, tx, *in) }})
+	}
 	slices.SortFunc(parts, func(a, b part) int { return cmpInt(a.tr.Event.Seq, b.tr.Event.Seq) })
 	if in := st.Reserve; in != nil {
 		parts = append([]part{{in.Transition, func(tx *sqlx.Tx) (bool, error) { return reserve(ctx, tx, *in) }}}, parts...)
@@ -86,6 +89,10 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 				return err
 			}
 			lastExisted = existed
+		}
+		// Notifications belong to the step's events: written after them, in the same transaction, once.
+		if err := notify(ctx, tx, st.Notify); err != nil {
+			return err
 		}
 		if !lastExisted {
 			return nil

@@ -56,6 +56,72 @@ type Step struct {
 	Reserve     *ReserveInput `json:"reserve,omitempty"`
 	Release     *ReleaseInput `json:"release,omitempty"`
 	Pay         *PayInput     `json:"pay,omitempty"`
+	// Cancel is the compensation of a cancelled initiative: pending disbursements withdrawn and the reservation
+	// of what was never paid given back, with the transition that records the cancellation.
+	Cancel *CancelInput `json:"cancel,omitempty"`
+	// Notify are the notifications the step's events send (reminders, escalations, a withdrawn payment ...).
+	// Each names the event (by seq) it belongs to and is stored once per recipient, in the same transaction; the
+	// e-mail for each goes out through the outbox.
+	Notify []NotifyInput `json:"notify,omitempty"`
+}
+
+// CancelInput cancels an approved initiative's money in one transaction with its transition: each pending
+// disbursement in Withdraw is withdrawn from finance (status withdrawn, its release booked back to reserved with
+// 'withdraw' entries, and a disbursement.withdrawn message in the outbox), then Unreserve gives everything still
+// reserved back to the sources ('unreserve' entries with reason "cancelled"). Running it again writes nothing.
+type CancelInput struct {
+	PlanID       string
+	InitiativeID string
+	DelaftaleID  string
+	Withdraw     []WithdrawInput
+	Unreserve    []domain.SourceAmount // per source: the budget minus what was paid
+	Transition   Transition
+}
+
+// WithdrawInput withdraws one released, unpaid disbursement.
+type WithdrawInput struct {
+	DisbursementID string
+	MilestoneNo    int
+	Lines          []domain.SourceAmount
+}
+
+// Audience is who a notification goes to: these users and every member of the plan with one of these roles.
+// Duplicates are sent once.
+type Audience struct {
+	UserIDs []string      `json:"user_ids,omitempty"`
+	Roles   []domain.Role `json:"roles,omitempty"`
+}
+
+// Notification kinds.
+const (
+	NotifyReminder   = "reminder"   // a deadline is near and the recipient still has to act
+	NotifyEscalation = "escalation" // a deadline passed; the step is escalated to the recipient
+	NotifyInfo       = "info"       // something the recipient should know (a withdrawn payment, a decision)
+)
+
+// NotifyInput is one notification a step sends, to each user of its audience.
+type NotifyInput struct {
+	PlanID       string   `json:"plan_id"`
+	InitiativeID string   `json:"initiative_id"`
+	Seq          int64    `json:"seq"`  // the event it belongs to; (initiative, seq, kind, user) is unique
+	Kind         string   `json:"kind"` // NotifyReminder, NotifyEscalation or NotifyInfo
+	Title        string   `json:"title"`
+	Body         string   `json:"body"`
+	Audience     Audience `json:"audience"`
+}
+
+// Notification is one stored notification of one user.
+type Notification struct {
+	ID           int64      `db:"id" json:"id"`
+	PlanID       string     `db:"plan_id" json:"plan_id"`
+	UserID       string     `db:"user_id" json:"user_id"`
+	InitiativeID string     `db:"initiative_id" json:"initiative_id"`
+	Seq          int64      `db:"seq" json:"seq"`
+	Kind         string     `db:"kind" json:"kind"`
+	Title        string     `db:"title" json:"title"`
+	Body         string     `db:"body" json:"body"`
+	CreatedAt    time.Time  `db:"created_at" json:"created_at"`
+	ReadAt       *time.Time `db:"read_at" json:"read_at,omitempty"`
 }
 
 // StepResult says what WriteStep found.

@@ -17,15 +17,21 @@ const InitiativeWorkflowName = "Initiative"
 // Update names. Each has a validator: an action that is not allowed now is rejected before it is written to
 // history, so it never fails or wedges the workflow.
 const (
-	UpdateSync             = "sync"              // returns once every accepted transition is recorded
-	UpdateReconcile        = "reconcile"         // operators (doctor --repair): adopt steps the read model holds
-	UpdateDecide           = "decide"            // board: a ballot on the current revision
+	UpdateSync      = "sync"      // returns once every accepted transition is recorded
+	UpdateReconcile = "reconcile" // operators (doctor --repair): adopt steps the read model holds
+	// UpdateDecide is a board member's vote (or the chair's decision, where the board's rules let the chair decide
+	// alone) on an open matter: the proposal, a milestone report, the evaluation, a cancellation. DecideInput.Matter
+	// says which; empty is the proposal.
+	UpdateDecide           = "decide"
+	UpdateDeclareConflict  = "declare_conflict"  // board member: inhabilitet on this initiative
+	UpdateProposeCancel    = "propose_cancel"    // board member or admin: opens a vote on cancelling
+	UpdateMeetingDecision  = "meeting_decision"  // chair or admin: the votes taken at a board meeting
 	UpdateResubmit         = "resubmit"          // operational group: a revised proposal
 	UpdateWithdraw         = "withdraw"          // the proposer, before approval
 	UpdateReportMilestone  = "report_milestone"  // operational group: progress on the current milestone
-	UpdateAcceptMilestone  = "accept_milestone"  // board
+	UpdateAcceptMilestone  = "accept_milestone"  // board (histories before board votes; now decide, matter milestone)
 	UpdateSubmitEvaluation = "submit_evaluation" // operational group, after the last milestone
-	UpdateAcceptEvaluation = "accept_evaluation" // board
+	UpdateAcceptEvaluation = "accept_evaluation" // board (histories before board votes; now decide, matter evaluation)
 	UpdateConfirmPayment   = "confirm_payment"   // finance: a released tranche was paid
 )
 
@@ -46,11 +52,45 @@ type StartInput struct {
 	Proposal     domain.Proposal `json:"proposal"`
 }
 
-// DecideInput is a board member's ballot.
+// DecideInput is a board member's ballot on an open matter. For a milestone report or the evaluation, approve
+// accepts it and request_changes sends it back with the comment; reject is refused there.
 type DecideInput struct {
-	Actor   domain.Actor   `json:"actor"`
-	Outcome domain.Outcome `json:"outcome"`
-	Comment string         `json:"comment"`
+	Actor   domain.Actor      `json:"actor"`
+	Outcome domain.Outcome    `json:"outcome"`
+	Comment string            `json:"comment"`
+	Matter  domain.MatterKind `json:"matter,omitempty"`       // "" or proposal, milestone, evaluation, cancellation
+	No      int               `json:"milestone_no,omitempty"` // the milestone, for matter milestone
+}
+
+// DeclareConflictInput is a board member declaring a conflict of interest (inhabilitet) on the initiative: from
+// then on they cannot vote on any of its matters and do not count towards a quorum.
+type DeclareConflictInput struct {
+	Actor  domain.Actor `json:"actor"`
+	Reason string       `json:"reason"`
+}
+
+// ProposeCancelInput opens the board's vote on cancelling an approved initiative.
+type ProposeCancelInput struct {
+	Actor  domain.Actor `json:"actor"`
+	Reason string       `json:"reason"`
+}
+
+// MeetingVote is one member's vote as recorded at a meeting.
+type MeetingVote struct {
+	MemberID string         `json:"member_id"`
+	Outcome  domain.Outcome `json:"outcome"`
+}
+
+// MeetingDecisionInput records, for the board, the votes taken at a meeting on one matter: who was present and
+// how each voted. The round is counted closed (domain.TallyClosed): members not voting were absent.
+type MeetingDecisionInput struct {
+	Actor     domain.Actor      `json:"actor"`
+	MeetingID string            `json:"meeting_id"`
+	Matter    domain.MatterKind `json:"matter,omitempty"`
+	No        int               `json:"milestone_no,omitempty"`
+	Present   []string          `json:"present"`
+	Votes     []MeetingVote     `json:"votes"`
+	Comment   string            `json:"comment"`
 }
 
 // ResubmitInput is a revised proposal.
