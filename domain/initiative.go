@@ -11,6 +11,7 @@ type Phase string
 //	board_review -> rejected
 //	board_review -> (approve) funding -> executing -> (milestone accepted) funding -> ... -> evaluation -> completed
 //	board_review | changes_requested -> withdrawn
+//	funding | executing | evaluation -> (the board votes to cancel) cancelled
 //
 // funding means a released tranche waits for finance to pay it; executing means the work is under way.
 const (
@@ -22,11 +23,12 @@ const (
 	PhaseExecuting        Phase = "executing"
 	PhaseEvaluation       Phase = "evaluation"
 	PhaseCompleted        Phase = "completed"
+	PhaseCancelled        Phase = "cancelled" // annulleret: stopped by the board after approval, unpaid money returned
 )
 
 // Phases lists every phase in lifecycle order.
 var Phases = []Phase{PhaseBoardReview, PhaseChangesRequested, PhaseRejected, PhaseWithdrawn, PhaseFunding,
-	PhaseExecuting, PhaseEvaluation, PhaseCompleted}
+	PhaseExecuting, PhaseEvaluation, PhaseCompleted, PhaseCancelled}
 
 // Valid reports whether p is a known phase.
 func (p Phase) Valid() bool {
@@ -40,7 +42,12 @@ func (p Phase) Valid() bool {
 
 // Terminal reports whether nothing more happens in this phase.
 func (p Phase) Terminal() bool {
-	return p == PhaseRejected || p == PhaseWithdrawn || p == PhaseCompleted
+	return p == PhaseRejected || p == PhaseWithdrawn || p == PhaseCompleted || p == PhaseCancelled
+}
+
+// Approved reports whether the board has approved the initiative and it is under way (money reserved).
+func (p Phase) Approved() bool {
+	return p == PhaseFunding || p == PhaseExecuting || p == PhaseEvaluation
 }
 
 // DanishName is the phase as users see it.
@@ -62,6 +69,8 @@ func (p Phase) DanishName() string {
 		return "evaluering"
 	case PhaseCompleted:
 		return "afsluttet"
+	case PhaseCancelled:
+		return "annulleret"
 	}
 	return string(p)
 }
@@ -107,8 +116,10 @@ func (o Outcome) Valid() bool {
 	return o == OutcomeApprove || o == OutcomeReject || o == OutcomeRequestChanges
 }
 
-// Ballot is one board member's vote on one revision of a proposal. With a quorum of one, a ballot is the decision.
+// Ballot is one board member's vote on an open matter: a revision of the proposal (Matter empty), a milestone
+// report, the evaluation or a cancellation. With the legacy quorum of one, a ballot is the decision.
 type Ballot struct {
+	Matter   string    `json:"matter,omitempty"` // MatterKey of the round; "" is the proposal's current revision
 	Revision int       `json:"revision"`
 	Actor    Actor     `json:"actor"`
 	Outcome  Outcome   `json:"outcome"`
@@ -116,12 +127,76 @@ type Ballot struct {
 	At       time.Time `json:"at"`
 }
 
-// Decision is the board's resolved decision on one revision of the proposal.
+// Decision is the board's resolved decision on a matter: a revision of the proposal (Matter empty), a milestone
+// report, the evaluation or a cancellation.
 type Decision struct {
+	Matter   string    `json:"matter,omitempty"` // MatterKey; "" is the proposal
 	Revision int       `json:"revision"`
 	Outcome  Outcome   `json:"outcome"`
 	Comment  string    `json:"comment"`
 	Ballots  []Ballot  `json:"ballots"`
+	At       time.Time `json:"at"`
+	// Tally is how the votes decided it; nil for decisions under the legacy quorum count.
+	Tally *DecisionTally `json:"tally,omitempty"`
+}
+
+// DecisionTally records how a decision was reached, for the initiative's page, its events and the minutes.
+type DecisionTally struct {
+	Basis        DecisionBasis   `json:"basis,omitempty"` // majority, chair_casting_vote, no_majority; "" for chair alone
+	ChairAlone   bool            `json:"chair_alone,omitempty"`
+	Early        bool            `json:"early,omitempty"`
+	Counts       map[Outcome]int `json:"counts"`
+	Entitled     int             `json:"entitled"`
+	Voted        int             `json:"voted"`
+	QuorumNeeded int             `json:"quorum_needed"`
+	Recused      []string        `json:"recused,omitempty"`
+	MeetingID    string          `json:"meeting_id,omitempty"` // set when the votes were taken at a meeting
+	Present      []string        `json:"present,omitempty"`    // members present at the meeting
+	Explanation  string          `json:"explanation"`          // Danish
+	BoardVersion int             `json:"board_version,omitempty"`
+}
+
+// MatterKey names one round of the board: "" for the proposal's current revision, "milestone/<n>/<round>",
+// "evaluation/<round>", "cancellation/<round>". A matter sent back and reported again is a new round.
+func MatterKey(kind MatterKind, no, round int) string {
+	switch kind {
+	case MatterMilestone:
+		return "milestone/" + itoa(no) + "/" + itoa(round)
+	case MatterEvaluation, MatterCancellation, MatterChange:
+		return string(kind) + "/" + itoa(round)
+	}
+	return ""
+}
+
+// Conflict is a board member's declared conflict of interest (inhabilitet) on the initiative.
+type Conflict struct {
+	UserID string    `json:"user_id"`
+	Name   string    `json:"name"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Cancellation is a proposal to cancel the initiative and, once the board decided, its outcome.
+type Cancellation struct {
+	Round      int        `json:"round"`
+	Reason     string     `json:"reason"`
+	ProposedBy Actor      `json:"proposed_by"`
+	ProposedAt time.Time  `json:"proposed_at"`
+	Decided    bool       `json:"decided,omitempty"`
+	Outcome    Outcome    `json:"outcome,omitempty"`
+	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	// Returned is what went back to the sources (the budget minus what was paid), per source.
+	Returned []SourceAmount `json:"returned,omitempty"`
+	// Withdrawn lists the disbursements taken back from finance.
+	Withdrawn []string `json:"withdrawn,omitempty"`
+}
+
+// Alert is a reminder or escalation the workflow has sent for a step, so it is sent once.
+type Alert struct {
+	Key      string    `json:"key"`  // the step and the alarm, e.g. "proposal/r1/remind-5", "payment/x-t2/escalate"
+	Kind     string    `json:"kind"` // "reminder" or "escalation"
+	Step     string    `json:"step"` // the step's key (OpenStep.Key)
+	Deadline Date      `json:"deadline"`
 	At       time.Time `json:"at"`
 }
 
@@ -155,8 +230,19 @@ type Milestone struct {
 	PaidAt           *time.Time     `json:"paid_at,omitempty"`
 	PaymentReference string         `json:"payment_reference,omitempty"`
 	Report           *Report        `json:"report,omitempty"`
+	// Returned are earlier reports the board sent back, oldest first, each with the board's comment.
+	Returned []ReturnedReport `json:"returned,omitempty"`
 	AcceptedBy       *Actor         `json:"accepted_by,omitempty"`
 	AcceptedAt       *time.Time     `json:"accepted_at,omitempty"`
+}
+
+// ReturnedReport is a report (or evaluation) the board sent back, with why.
+type ReturnedReport struct {
+	Summary  string    `json:"summary"`
+	SpentØre Money     `json:"spent_ore,omitempty"`
+	Comment  string    `json:"comment"`
+	By       Actor     `json:"by"`
+	At       time.Time `json:"at"`
 }
 
 // GoalResult is the evaluation of one goal.
@@ -191,6 +277,17 @@ type Initiative struct {
 	Milestones      []Milestone `json:"milestones"`
 	Evaluation      *Evaluation `json:"evaluation,omitempty"`
 	WithdrawnReason string      `json:"withdrawn_reason,omitempty"`
+	// Conflicts are the board members who declared a conflict of interest on the initiative.
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Cancellation is the open or decided proposal to cancel the initiative (the latest one).
+	Cancellation *Cancellation `json:"cancellation,omitempty"`
+	// EvaluationsReturned are evaluations the board sent back, oldest first.
+	EvaluationsReturned []ReturnedReport `json:"evaluations_returned,omitempty"`
+	// Alerts are the reminders and escalations sent, oldest first.
+	Alerts []Alert `json:"alerts,omitempty"`
+	// RevisionAt is when the current revision was submitted: the board's deadline counts from it. Zero in
+	// initiatives recorded before deadlines existed (CreatedAt or UpdatedAt stand in).
+	RevisionAt time.Time `json:"revision_at,omitempty"`
 	CreatedAt       time.Time   `json:"created_at"`
 	UpdatedAt       time.Time   `json:"updated_at"`
 }
