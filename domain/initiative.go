@@ -231,9 +231,9 @@ type Milestone struct {
 	PaymentReference string         `json:"payment_reference,omitempty"`
 	Report           *Report        `json:"report,omitempty"`
 	// Returned are earlier reports the board sent back, oldest first, each with the board's comment.
-	Returned []ReturnedReport `json:"returned,omitempty"`
-	AcceptedBy       *Actor         `json:"accepted_by,omitempty"`
-	AcceptedAt       *time.Time     `json:"accepted_at,omitempty"`
+	Returned   []ReturnedReport `json:"returned,omitempty"`
+	AcceptedBy *Actor           `json:"accepted_by,omitempty"`
+	AcceptedAt *time.Time       `json:"accepted_at,omitempty"`
 }
 
 // ReturnedReport is a report (or evaluation) the board sent back, with why.
@@ -288,8 +288,8 @@ type Initiative struct {
 	// RevisionAt is when the current revision was submitted: the board's deadline counts from it. Zero in
 	// initiatives recorded before deadlines existed (CreatedAt or UpdatedAt stand in).
 	RevisionAt time.Time `json:"revision_at,omitempty"`
-	CreatedAt       time.Time   `json:"created_at"`
-	UpdatedAt       time.Time   `json:"updated_at"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // DisbursementID is the ID of the disbursement that pays milestone no's tranche. It is derived, so releasing the
