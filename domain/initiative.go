@@ -208,6 +208,8 @@ const (
 	TrancheScheduled TrancheStatus = "scheduled" // not yet released
 	TrancheReleased  TrancheStatus = "released"  // finance has been asked to pay
 	TranchePaid      TrancheStatus = "paid"      // finance confirmed payment
+	TrancheWithdrawn TrancheStatus = "withdrawn" // released, then taken back from finance when cancelled
+	TrancheCancelled TrancheStatus = "cancelled" // never released: the initiative was cancelled
 )
 
 // Report is the operational group's progress report on a milestone.

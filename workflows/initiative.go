@@ -29,6 +29,14 @@ const (
 	EventMilestoneAccepted = "milestone_accepted"
 	EventEvaluationSent    = "evaluation_submitted"
 	EventEvaluationOK      = "evaluation_accepted"
+	EventMilestoneReturned = "milestone_returned"  // the board sent a milestone report back
+	EventEvaluationBack    = "evaluation_returned" // the board sent the evaluation back
+	EventConflictDeclared  = "conflict_declared"
+	EventCancelProposed    = "cancellation_proposed"
+	EventCancelRefused     = "cancellation_refused" // the board voted not to cancel
+	EventCancelled         = "cancelled"
+	EventReminder          = "reminder_sent"
+	EventEscalated         = "escalated"
 )
 
 // RetryForever bounds a local activity's retries in name only: a write waits out any outage of PostgreSQL —
@@ -64,6 +72,10 @@ type initiative struct {
 	state domain.Initiative
 	mu    workflow.Mutex
 	log   log.Logger
+	// deadlines is set in workflows started with deadlines, reminders and escalation (versionDeadlines).
+	deadlines bool
+	// calendar says which days are Danish business days.
+	calendar *domain.BusinessCalendar
 }
 
 // Initiative runs one initiative from proposal to completion (or rejection or withdrawal).
@@ -76,7 +88,8 @@ func Initiative(ctx workflow.Context, in StartInput) (UpdateResult, error) {
 			Proposer: in.Proposer,
 			Proposal: in.Proposal,
 		},
-		log: log.With(workflow.GetLogger(ctx), "initiative_id", in.InitiativeID),
+		log:      log.With(workflow.GetLogger(ctx), "initiative_id", in.InitiativeID),
+		calendar: calendar,
 	}
 	if err := w.setup(ctx); err != nil {
 		return UpdateResult{}, err
@@ -97,7 +110,20 @@ func (w *initiative) setup(ctx workflow.Context) error {
 	}{
 		{UpdateSync, w.sync, nil},
 		{UpdateReconcile, w.reconcile, nil},
-		{UpdateDecide, w.decide, func(in DecideInput) error { return reject(domain.CheckBallot(&w.state, w.ballot(ctx, in))) }},
+		{UpdateDecide, w.decide, func(in DecideInput) error {
+			return reject(domain.CheckBoardVote(&w.state, w.plan, in.Actor, in.Matter, in.No, in.Outcome, in.Comment))
+		}},
+		{UpdateDeclareConflict, w.declareConflict, func(in DeclareConflictInput) error {
+			return reject(domain.CheckDeclareConflict(&w.state, w.plan, in.Actor, in.Reason))
+		}},
+		{UpdateProposeCancel, w.proposeCancel, func(in ProposeCancelInput) error {
+			return reject(domain.CheckProposeCancel(&w.state, in.Actor, in.Reason))
+		}},
+		{UpdateMeetingDecision, w.meetingDecision, func(in MeetingDecisionInput) error {
+			_, err := domain.CheckMeetingDecision(&w.state, w.plan, in.Actor, in.Matter, in.No, in.Present,
+				meetingVotes(in.Votes), in.Comment)
+			return reject(err)
+		}},
 		{UpdateResubmit, w.resubmit, func(in ResubmitInput) error {
 			return reject(domain.CheckResubmit(&w.state, in.Actor, w.plan, &in.Proposal, in.Comment))
 		}},
@@ -137,6 +163,9 @@ func (w *initiative) run(ctx workflow.Context) (UpdateResult, error) {
 	}); err != nil {
 		return UpdateResult{}, err
 	}
+	// Histories recorded before deadlines have no RevisionAt in their first snapshot; replaying them must write
+	// the same snapshot.
+	w.deadlines = workflow.GetVersion(ctx, versionDeadlines, workflow.DefaultVersion, 1) >= 1
 	// Hold the lock through the first write, so no update acts on an initiative that is not recorded yet.
 	if err := w.mu.Lock(ctx); err != nil {
 		return UpdateResult{}, err
@@ -147,6 +176,9 @@ func (w *initiative) run(ctx workflow.Context) (UpdateResult, error) {
 		next.Milestones = domain.MilestonesFromPlan(next.Proposal.Milestones)
 		next.Decisions = []domain.Decision{}
 		next.CreatedAt = now
+		if w.deadlines {
+			next.RevisionAt = now
+		}
 	})
 	if err == nil {
 		_, err = w.commit(ctx, store.Step{Transitions: []store.Transition{tr}}, submitted)
@@ -155,7 +187,13 @@ func (w *initiative) run(ctx workflow.Context) (UpdateResult, error) {
 	if err != nil {
 		return UpdateResult{}, err
 	}
-	if err := workflow.Await(ctx, func() bool { return w.state.Phase.Terminal() }); err != nil {
+	if err := w.waitForTheEnd(ctx); err != nil {
+		if temporal.IsCanceledError(err) {
+			// A step already under way — a cancellation's compensation runs on a disconnected context — is
+			// finished before the workflow closes.
+			dctx, _ := workflow.NewDisconnectedContext(ctx)
+			_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+		}
 		return w.result(), err
 	}
 	// Let an update that is still answering its caller finish before the workflow closes.
@@ -324,7 +362,9 @@ type tally struct {
 	Decided bool              `json:"decided,omitempty"`
 }
 
-func (w *initiative) decide(ctx workflow.Context, in DecideInput) (UpdateResult, error) {
+// decideLegacy is the decide handler of histories recorded before board votes (versionBoardVotes): the first
+// outcome to reach the plan's board_quorum ballots decides the proposal.
+func (w *initiative) decideLegacy(ctx workflow.Context, in DecideInput) (UpdateResult, error) {
 	return w.locked(ctx, func() (UpdateResult, error) {
 		plan, err := w.planRules(ctx)
 		if err != nil {
@@ -463,12 +503,15 @@ func (w *initiative) resubmit(ctx workflow.Context, in ResubmitInput) (UpdateRes
 			return w.result(), err
 		}
 		payload := map[string]any{"comment": in.Comment, "proposal": in.Proposal}
-		return w.plain(ctx, EventResubmitted, in.Actor, payload, func(next *domain.Initiative, _ time.Time) {
+		return w.plain(ctx, EventResubmitted, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
 			next.Phase = domain.PhaseBoardReview
 			next.Revision++
 			next.Proposal = in.Proposal
 			next.Milestones = domain.MilestonesFromPlan(in.Proposal.Milestones)
 			next.Ballots = nil
+			if w.deadlines {
+				next.RevisionAt = now
+			}
 		})
 	})
 }
