@@ -548,6 +548,9 @@ func CheckConfirmPayment(in *Initiative, a Actor, disbursementID, reference stri
 				return nil
 			}
 			return Refuse(CodeAlreadyPaid, "Udbetalingen er allerede bekræftet med referencen %q.", m.PaymentReference)
+		case TrancheWithdrawn:
+			return Refuse(CodeConflict, "Udbetalingen er trukket tilbage, fordi bestyrelsen har annulleret indsatsen; "+
+				"den må ikke betales.")
 		}
 	}
 	return Refuse(CodeNotFound, "Indsatsen har ingen udbetaling %q, der venter på betaling.", short(disbursementID))

@@ -41,6 +41,8 @@ type fakeStore struct {
 	releases   map[string]store.ReleaseInput
 	payments   map[string]string // disbursement -> reference
 	writes     map[string]int    // key -> times written
+	notes      []store.NotifyInput
+	cancels    []store.CancelInput
 	reserveErr error
 	// down fails this many attempts of steps that record failStep ("" for any step) as if PostgreSQL were
 	// stopped; attempts counts every call.
@@ -84,6 +86,9 @@ func (f *fakeStore) WriteStep(_ context.Context, s store.Step) (store.StepResult
 			return store.StepResult{}, domain.Refuse(domain.CodeAlreadyPaid, "paid with %s", ref)
 		}
 		trs = append(trs, s.Pay.Transition)
+	}
+	if s.Cancel != nil {
+		trs = append(trs, s.Cancel.Transition)
 	}
 	if f.down > 0 && slices.ContainsFunc(trs, func(tr store.Transition) bool {
 		return f.failStep == "" || tr.Event.Type == f.failStep
@@ -130,6 +135,14 @@ func (f *fakeStore) WriteStep(_ context.Context, s store.Step) (store.StepResult
 	if s.Pay != nil {
 		f.payments[s.Pay.DisbursementID] = s.Pay.Reference
 		f.writes["pay/"+s.Pay.DisbursementID]++
+	}
+	if s.Cancel != nil {
+		f.cancels = append(f.cancels, *s.Cancel)
+		f.writes["cancel/"+s.Cancel.InitiativeID]++
+	}
+	for _, n := range s.Notify {
+		f.notes = append(f.notes, n)
+		f.writes[fmt.Sprintf("notify/%d/%s", n.Seq, n.Kind)]++
 	}
 	if f.loseAnswers > 0 {
 		f.loseAnswers--
@@ -230,6 +243,13 @@ func run(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step) domain.I
 // runWith is run, telling observe the outcome of each step once all have run.
 func runWith(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step, observe func(i int, o outcome)) domain.Initiative {
 	t.Helper()
+	return runStart(t, workflows.StartInput{InitiativeID: "i1", Plan: plan, Proposer: mette, Proposal: proposal()},
+		fake, steps, observe)
+}
+
+// runStart is runWith from the given start.
+func runStart(t *testing.T, start workflows.StartInput, fake *fakeStore, steps []step, observe func(i int, o outcome)) domain.Initiative {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	// Inside the plan period, months before the first milestone is due: no deadline comes near in these tests'
@@ -269,7 +289,7 @@ func runWith(t *testing.T, plan domain.Plan, fake *fakeStore, steps []step, obse
 		}
 	}, time.Duration(len(steps)+1)*time.Hour)
 
-	env.ExecuteWorkflow(workflows.Initiative, workflows.StartInput{InitiativeID: "i1", Plan: plan, Proposer: mette, Proposal: proposal()})
+	env.ExecuteWorkflow(workflows.Initiative, start)
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not finish")
 	}
