@@ -189,7 +189,9 @@ func TestAMeetingDecidesWithTheMembersPresent(t *testing.T) {
 	meeting := func(a domain.Actor, present []string, votes ...workflows.MeetingVote) workflows.MeetingDecisionInput {
 		return workflows.MeetingDecisionInput{Actor: a, MeetingID: "m-2021-06", Present: present, Votes: votes}
 	}
-	yes := func(id string) workflows.MeetingVote { return workflows.MeetingVote{MemberID: id, Outcome: domain.OutcomeApprove} }
+	yes := func(id string) workflows.MeetingVote {
+		return workflows.MeetingVote{MemberID: id, Outcome: domain.OutcomeApprove}
+	}
 	final := run(t, plan, fake, []step{
 		{name: "lars is not chair", update: workflows.UpdateMeetingDecision, arg: meeting(lars, []string{"bs-lars", "bs-sofie"}, yes("bs-lars"), yes("bs-sofie")), wantCode: domain.CodeForbidden, rejected: true},
 		{name: "one of three is no quorum", update: workflows.UpdateMeetingDecision, arg: meeting(hanne, []string{"bs-hanne"}, yes("bs-hanne")), wantCode: domain.CodeConflict, rejected: true},
@@ -277,8 +279,8 @@ func runTimeline(t *testing.T, plan domain.Plan, p domain.Proposal, fake *fakeSt
 		u := u
 		env.RegisterDelayedCallback(func() {
 			env.UpdateWorkflow(u.update, fmt.Sprintf("u%d", i), &testsuite.TestUpdateCallback{
-				OnReject:   func(err error) { t.Errorf("update %s at %s rejected: %v", u.update, u.at, err) },
-				OnAccept:   func() {},
+				OnReject: func(err error) { t.Errorf("update %s at %s rejected: %v", u.update, u.at, err) },
+				OnAccept: func() {},
 				OnComplete: func(_ any, err error) {
 					if err != nil {
 						t.Errorf("update %s at %s: %v", u.update, u.at, err)
@@ -294,7 +296,9 @@ func runTimeline(t *testing.T, plan domain.Plan, p domain.Proposal, fake *fakeSt
 	}
 }
 
-func cph(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, domain.Copenhagen) }
+func cph(y int, m time.Month, d, h int) time.Time {
+	return time.Date(y, m, d, h, 0, 0, 0, domain.Copenhagen)
+}
 
 // alerts are the reminder and escalation events written, as "type key at", with the notification's audience.
 type alert struct {
@@ -388,7 +392,7 @@ func TestAFourYearInitiativesAlarmsFireInOrderOnBusinessDays(t *testing.T) {
 	runTimeline(t, plan, p, fake, start, cph(2025, 12, 30, 12), []timed{
 		{cph(2022, 1, 12, 9), workflows.UpdateDecide, vote(lars, domain.OutcomeApprove, "")},
 		{cph(2022, 1, 12, 10), workflows.UpdateDecide, vote(sofie, domain.OutcomeApprove, "")},
-		{cph(2022, 2, 1, 10), workflows.UpdateConfirmPayment, confirm(1, "BANK-1")}, // 14 business days: escalated
+		{cph(2022, 2, 1, 10), workflows.UpdateConfirmPayment, confirm(1, "BANK-1")},                // 14 business days: escalated
 		{cph(2023, 3, 10, 10), workflows.UpdateReportMilestone, report(1, domain.Kroner(200_000))}, // late: escalated
 		{cph(2023, 3, 13, 10), workflows.UpdateDecide, voteOn(domain.MatterMilestone, 1, hanne, domain.OutcomeApprove, "")},
 		{cph(2023, 3, 14, 10), workflows.UpdateConfirmPayment, confirm(2, "BANK-2")},
