@@ -36,6 +36,7 @@ type Store interface {
 	WriteStep(ctx context.Context, s store.Step) (store.StepResult, error)
 	GetPlan(ctx context.Context, id string) (domain.Plan, error)
 	GetInitiative(ctx context.Context, id string) (domain.Initiative, error)
+	Available(ctx context.Context, planID string) (map[string]domain.Money, error)
 }
 
 // Faults lets a test inject failures at points a real crash could hit. Production leaves it nil.
@@ -81,6 +82,16 @@ func (a *Activities) PlanRules(ctx context.Context, planID string) (domain.Plan,
 		return domain.Plan{}, a.classify(err, store.Step{})
 	}
 	return p.Rules(), nil
+}
+
+// Available reads what each of the plan's funding sources has left that is not reserved, so a change that asks
+// for more than that is refused before the board votes on it.
+func (a *Activities) Available(ctx context.Context, planID string) (map[string]domain.Money, error) {
+	m, err := a.Store.Available(ctx, planID)
+	if err != nil {
+		return nil, a.classify(err, store.Step{})
+	}
+	return m, nil
 }
 
 // LoadInitiative reads an initiative as the read model holds it (used to reconcile a workflow with a step that

@@ -47,6 +47,12 @@ func OpenMatter(in *Initiative, kind MatterKind, no int) (string, error) {
 			return "", Refuse(CodeConflict, "Evalueringen er allerede godkendt.")
 		}
 		return MatterKey(MatterEvaluation, 0, len(in.EvaluationsReturned)+1), nil
+	case MatterChange:
+		c := in.OpenChange()
+		if c == nil || c.Status != ChangeVoting {
+			return "", Refuse(CodeConflict, "Der er ingen ændring, der venter på bestyrelsen.")
+		}
+		return MatterKey(MatterChange, 0, c.No), nil
 	case MatterCancellation:
 		if !in.Phase.Approved() {
 			return "", Refuse(CodeWrongPhase, "Indsatsen er %s; kun en godkendt indsats kan annulleres.", in.Phase.DanishName())
@@ -57,7 +63,22 @@ func OpenMatter(in *Initiative, kind MatterKind, no int) (string, error) {
 		return MatterKey(MatterCancellation, 0, in.Cancellation.Round), nil
 	}
 	return "", &RuleError{Code: CodeValidation, Message: "Ukendt sag.", Problems: []FieldProblem{{
-		Field: "matter", Code: "unknown", Message: "Brug proposal, milestone, evaluation eller cancellation."}}}
+		Field: "matter", Code: "unknown", Message: "Brug proposal, milestone, evaluation, change eller cancellation."}}}
+}
+
+// ChairAlone reports whether the chair decides matter kind alone on this initiative: where the board's rules say
+// so, and for a change that moves less than the plan's reallocation threshold.
+func ChairAlone(in *Initiative, plan Plan, kind MatterKind) bool {
+	b := plan.Board
+	if b == nil || b.Chair == "" {
+		return false
+	}
+	if kind == MatterChange {
+		if c := in.OpenChange(); c != nil && c.ChairAlone {
+			return true
+		}
+	}
+	return b.ChairDecidesAlone(kind)
 }
 
 // RoundBallots are the ballots cast so far in the round key.
@@ -107,6 +128,11 @@ func CheckBoardVote(in *Initiative, plan Plan, a Actor, kind MatterKind, no int,
 		return &RuleError{Code: CodeValidation, Message: "Ukendt stemme.", Problems: []FieldProblem{{
 			Field: "outcome", Code: "unknown", Message: "Brug approve, reject eller request_changes."}}}
 	}
+	if outcome == OutcomeRequestChanges && (kind == MatterChange || kind == MatterCancellation) {
+		return &RuleError{Code: CodeValidation, Message: "Stem for eller imod.",
+			Problems: []FieldProblem{{Field: "outcome", Code: "not_allowed",
+				Message: "Brug approve (for) eller reject (imod)."}}}
+	}
 	if outcome == OutcomeReject && (kind == MatterMilestone || kind == MatterEvaluation) {
 		return &RuleError{Code: CodeValidation, Message: "En rapport kan godkendes eller sendes tilbage, ikke afvises.",
 			Problems: []FieldProblem{{Field: "outcome", Code: "not_allowed",
@@ -130,7 +156,7 @@ func CheckBoardVote(in *Initiative, plan Plan, a Actor, kind MatterKind, no int,
 		}
 		return nil
 	}
-	if b.ChairDecidesAlone(kind) {
+	if ChairAlone(in, plan, kind) {
 		if a.UserID != b.Chair {
 			return Refuse(CodeForbidden, "Formanden træffer beslutning om %s alene efter bestyrelsens regler.",
 				kind.DanishName())
@@ -169,7 +195,7 @@ func CountRound(in *Initiative, plan Plan, kind MatterKind, ballots []Ballot) (R
 			Explanation: fmt.Sprintf("%s: %d stemme(r) for udfaldet, som er det antal planen kræver.",
 				capitalize(outcomeDanish(outcome)), q)}}, nil
 	}
-	if b.ChairDecidesAlone(kind) {
+	if ChairAlone(in, plan, kind) {
 		for _, x := range ballots {
 			if x.Actor.UserID == b.Chair {
 				return RoundResult{Decided: true, Outcome: x.Outcome, Tally: &DecisionTally{ChairAlone: true,
@@ -276,7 +302,7 @@ func CheckMeetingDecision(in *Initiative, plan Plan, a Actor, kind MatterKind, n
 		return RoundResult{}, err
 	}
 	rules := b.Rules(in.ConflictIDs())
-	if b.ChairDecidesAlone(kind) {
+	if ChairAlone(in, plan, kind) {
 		rules.Members = []string{b.Chair}
 	}
 	res, err := TallyClosed(rules, in.Proposer.UserID, votes)

@@ -96,7 +96,7 @@ func OpenSteps(in *Initiative, plan Plan, calendar *BusinessCalendar) []OpenStep
 	board := func(key, matter, title string, since time.Time, no int) {
 		s := LocalDate(since)
 		waiting := WaitBoardNonVoters
-		if kind := matterKindOf(matter); plan.Board.ChairDecidesAlone(kind) {
+		if kind := matterKindOf(matter); ChairAlone(in, plan, kind) {
 			waiting = WaitChair
 		}
 		steps = append(steps, OpenStep{Key: key, Kind: StepBoardDecision, Matter: matter, Title: title, Since: s,
@@ -109,6 +109,10 @@ func OpenSteps(in *Initiative, plan Plan, calendar *BusinessCalendar) []OpenStep
 			since = in.CreatedAt
 		}
 		board(fmt.Sprintf("proposal/r%d", in.Revision), "", "Bestyrelsens beslutning om forslaget", since, 0)
+	}
+	if c := in.OpenChange(); c != nil && c.Status == ChangeVoting && in.Phase.Approved() {
+		key := MatterKey(MatterChange, 0, c.No)
+		board(key, key, fmt.Sprintf("Bestyrelsens beslutning om ændring %d", c.No), c.RequestedAt, 0)
 	}
 	if c := in.Cancellation; c != nil && !c.Decided && in.Phase.Approved() {
 		board(MatterKey(MatterCancellation, 0, c.Round), MatterKey(MatterCancellation, 0, c.Round),

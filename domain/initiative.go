@@ -285,6 +285,9 @@ type Initiative struct {
 	Cancellation *Cancellation `json:"cancellation,omitempty"`
 	// EvaluationsReturned are evaluations the board sent back, oldest first.
 	EvaluationsReturned []ReturnedReport `json:"evaluations_returned,omitempty"`
+	// Changes are the change requests, oldest first; Versions the approved versions of budget and milestones.
+	Changes  []Change          `json:"changes,omitempty"`
+	Versions []ApprovedVersion `json:"versions,omitempty"`
 	// Alerts are the reminders and escalations sent, oldest first.
 	Alerts []Alert `json:"alerts,omitempty"`
 	// RevisionAt is when the current revision was submitted: the board's deadline counts from it. Zero in

@@ -34,6 +34,9 @@ type PlanSettings struct {
 	// ReallocationThresholdØre is the budget reallocation an initiative may make without board approval
 	// (unconfirmed in the sources; 0 means every reallocation needs approval).
 	ReallocationThresholdØre Money `json:"reallocation_threshold_ore" yaml:"reallocation_threshold_ore"`
+	// StrategicChangeØre marks a change as strategic when it moves at least this much money: it then needs
+	// Landsbyggefonden's approval after the board's (0: no change is strategic by amount).
+	StrategicChangeØre Money `json:"strategic_change_ore,omitempty" yaml:"strategic_change_ore,omitempty"`
 	// BoardDecisionDays is the deadline, in Danish business days after submission, for the board's decision on a
 	// proposal (0: DefaultBoardDecisionDays).
 	BoardDecisionDays int `json:"board_decision_days,omitempty" yaml:"board_decision_days,omitempty"`

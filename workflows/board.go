@@ -163,7 +163,11 @@ func (w *initiative) apply(ctx workflow.Context, plan domain.Plan, d decision) (
 			})
 		}
 		approved, tr, err := w.next(ctx, w.state, EventApproved, d.actor, d.payload(rev),
-			decided(func(next *domain.Initiative, _ time.Time) { next.Phase = domain.PhaseFunding }))
+			decided(func(next *domain.Initiative, now time.Time) {
+				next.Phase = domain.PhaseFunding
+				next.Versions = []domain.ApprovedVersion{{Version: 1, Budget: next.Proposal.Budget,
+					Milestones: next.Proposal.Milestones, DecidedBy: domain.DecidedBy(d.ballots), At: now}}
+			}))
 		if err != nil {
 			return w.result(), err
 		}
@@ -221,6 +225,9 @@ func (w *initiative) apply(ctx workflow.Context, plan domain.Plan, d decision) (
 			next.Evaluation.Comment = d.comment
 			next.Phase = domain.PhaseCompleted
 		})
+
+	case domain.MatterChange:
+		return w.decideChange(ctx, d, decided)
 
 	case domain.MatterCancellation:
 		if d.outcome != domain.OutcomeApprove {

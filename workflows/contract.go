@@ -26,6 +26,8 @@ const (
 	UpdateDeclareConflict  = "declare_conflict"  // board member: inhabilitet on this initiative
 	UpdateProposeCancel    = "propose_cancel"    // board member or admin: opens a vote on cancelling
 	UpdateMeetingDecision  = "meeting_decision"  // chair or admin: the votes taken at a board meeting
+	UpdateRequestChange    = "request_change"    // proposer or admin: a change to an approved initiative
+	UpdateRecordLBF        = "record_lbf"        // admin: Landsbyggefonden's answer to a strategic change
 	UpdateResubmit         = "resubmit"          // operational group: a revised proposal
 	UpdateWithdraw         = "withdraw"          // the proposer, before approval
 	UpdateReportMilestone  = "report_milestone"  // operational group: progress on the current milestone
@@ -73,6 +75,23 @@ type DeclareConflictInput struct {
 type ProposeCancelInput struct {
 	Actor  domain.Actor `json:"actor"`
 	Reason string       `json:"reason"`
+}
+
+// RequestChangeInput asks to change an approved initiative: the budget and milestone plan it should have.
+type RequestChangeInput struct {
+	Actor      domain.Actor           `json:"actor"`
+	Reason     string                 `json:"reason"`
+	Budget     []domain.SourceAmount  `json:"budget"`
+	Milestones []domain.MilestonePlan `json:"milestones"`
+}
+
+// RecordLBFInput is Landsbyggefonden's answer to strategic change No, from its letter.
+type RecordLBFInput struct {
+	Actor      domain.Actor `json:"actor"`
+	ChangeNo   int          `json:"change_no"`
+	Approved   bool         `json:"approved"`
+	LetterDate domain.Date  `json:"letter_date"`
+	Reference  string       `json:"reference"`
 }
 
 // MeetingVote is one member's vote as recorded at a meeting.

@@ -35,6 +35,11 @@ const (
 	EventCancelProposed    = "cancellation_proposed"
 	EventCancelRefused     = "cancellation_refused" // the board voted not to cancel
 	EventCancelled         = "cancelled"
+	EventChangeRequested   = "change_requested"
+	EventChangeApproved    = "change_approved" // by the board; a strategic change then waits for LBF
+	EventChangeRejected    = "change_rejected"
+	EventChangeApplied     = "change_applied" // in force: the reservation follows
+	EventLBFRefused        = "change_lbf_refused"
 	EventReminder          = "reminder_sent"
 	EventEscalated         = "escalated"
 )
@@ -118,6 +123,13 @@ func (w *initiative) setup(ctx workflow.Context) error {
 		}},
 		{UpdateProposeCancel, w.proposeCancel, func(in ProposeCancelInput) error {
 			return reject(domain.CheckProposeCancel(&w.state, in.Actor, in.Reason))
+		}},
+		{UpdateRequestChange, w.requestChange, func(in RequestChangeInput) error {
+			_, err := domain.CheckRequestChange(&w.state, w.plan, in.Actor, in.Reason, in.Budget, in.Milestones, nil)
+			return reject(err)
+		}},
+		{UpdateRecordLBF, w.recordLBF, func(in RecordLBFInput) error {
+			return reject(domain.CheckLBFApproval(&w.state, in.Actor, in.ChangeNo, in.LetterDate, in.Reference))
 		}},
 		{UpdateMeetingDecision, w.meetingDecision, func(in MeetingDecisionInput) error {
 			_, err := domain.CheckMeetingDecision(&w.state, w.plan, in.Actor, in.Matter, in.No, in.Present,

@@ -124,8 +124,14 @@ func (f *fakeStore) WriteStep(_ context.Context, s store.Step) (store.StepResult
 	}
 	if s.Reserve != nil {
 		for _, l := range s.Reserve.Lines {
-			f.reserved[l.SourceID] = l.AmountØre
-			f.writes["reserve/"+l.SourceID]++
+			f.reserved[l.SourceID] += l.AmountØre
+			f.writes[store.ReserveKey("i", s.Reserve.KeySuffix, l.SourceID)]++
+		}
+	}
+	if s.Unreserve != nil {
+		for _, l := range s.Unreserve.Lines {
+			f.reserved[l.SourceID] -= l.AmountØre
+			f.writes["unreserve/"+s.Unreserve.Reason+"/"+l.SourceID]++
 		}
 	}
 	if s.Release != nil {
@@ -161,6 +167,16 @@ func (f *fakeStore) GetPlan(context.Context, string) (domain.Plan, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.plan, nil
+}
+
+func (f *fakeStore) Available(context.Context, string) (map[string]domain.Money, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]domain.Money{}
+	for _, s := range f.plan.FundingSources {
+		out[s.ID] = s.CommittedØre - f.reserved[s.ID]
+	}
+	return out, nil
 }
 
 func (f *fakeStore) GetInitiative(context.Context, string) (domain.Initiative, error) {
