@@ -19,6 +19,9 @@ func (s stubStore) WriteStep(context.Context, store.Step) (store.StepResult, err
 	return store.StepResult{}, s.err
 }
 func (s stubStore) GetPlan(context.Context, string) (domain.Plan, error) { return domain.Plan{}, s.err }
+func (s stubStore) Available(context.Context, string) (map[string]domain.Money, error) {
+	return nil, s.err
+}
 func (s stubStore) GetInitiative(context.Context, string) (domain.Initiative, error) {
 	return domain.Initiative{}, s.err
 }
