@@ -134,8 +134,12 @@ func OpenSteps(in *Initiative, plan Plan, calendar *BusinessCalendar) []OpenStep
 	if cur := in.CurrentMilestone(); cur != nil && cur.TrancheStatus == TranchePaid {
 		round := len(cur.Returned) + 1
 		if cur.Report == nil {
-			since := cur.PaidAt
-			s := LocalDate(*since)
+			var s Date
+			if cur.PaidAt != nil {
+				s = LocalDate(*cur.PaidAt)
+			} else if cur.ReleasedAt != nil {
+				s = LocalDate(*cur.ReleasedAt)
+			}
 			if len(cur.Returned) > 0 {
 				s = LocalDate(cur.Returned[len(cur.Returned)-1].At)
 			}

@@ -42,7 +42,8 @@ func Parse(b []byte) (Seed, error) {
 }
 
 // Check verifies a seed: IDs present and unique, areas point at known associations, users have known roles,
-// the period is ordered and the plan meets its own minimum local co-financing.
+// the period is ordered, the deadline settings are sensible and the plan meets its own minimum local
+// co-financing.
 func Check(s Seed) error {
 	p := s.Plan
 	if p.ID == "" || p.Name == "" {
@@ -100,8 +101,48 @@ func Check(s Seed) error {
 			return fmt.Errorf("seed: user %q has unknown role %q", u.ID, u.Role)
 		}
 	}
+	if err := checkSettings(p.Settings, s.Users); err != nil {
+		return err
+	}
 	if min := p.Settings.MinLocalCofinancingPermille; p.LocalCofinancingPermille() < min {
 		return fmt.Errorf("seed: local co-financing is %d ‰, below the plan's minimum %d ‰", p.LocalCofinancingPermille(), min)
+	}
+	return nil
+}
+
+// Bounds of the deadline settings; the store refuses the same when an admin changes them (store.SetPlanSettings).
+const (
+	maxDeadlineDays   = 260 // business days, about a year
+	maxReminderOffset = 60  // exclusive: a reminder goes out 1..59 business days before its deadline
+)
+
+// checkSettings verifies the deadline settings: days within 0..maxDeadlineDays (0 means the default), reminder
+// offsets within 1..maxReminderOffset-1 and unique, and a finance lead who is a seed user with the finance role.
+func checkSettings(st domain.PlanSettings, users []domain.User) error {
+	for name, d := range map[string]int{"board_decision_days": st.BoardDecisionDays, "payment_days": st.PaymentDays,
+		"evaluation_days": st.EvaluationDays} {
+		if d < 0 || d > maxDeadlineDays {
+			return fmt.Errorf("seed: settings.%s is %d, want 0..%d business days", name, d, maxDeadlineDays)
+		}
+	}
+	seen := map[int]bool{}
+	for _, o := range st.ReminderOffsets {
+		if o < 1 || o >= maxReminderOffset || seen[o] {
+			return fmt.Errorf("seed: settings.reminder_offsets %v: each must be unique and within 1..%d",
+				st.ReminderOffsets, maxReminderOffset-1)
+		}
+		seen[o] = true
+	}
+	if st.FinanceLead != "" {
+		for _, u := range users {
+			if u.ID == st.FinanceLead {
+				if u.Role != domain.RoleFinance {
+					return fmt.Errorf("seed: settings.finance_lead %q has role %s, want finance", u.ID, u.Role)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("seed: settings.finance_lead %q is not a user of the seed", st.FinanceLead)
 	}
 	return nil
 }

@@ -29,7 +29,8 @@ func (s *Store) ListDisbursements(ctx context.Context, f DisbursementFilter) ([]
 	limit := pageSize(f.Limit, DefaultPageSize, MaxPageSize)
 	const q = `
 		SELECT d.seq, d.id, d.plan_id, d.initiative_id, i.title AS initiative_title, d.delaftale_id, d.milestone_no,
-		       d.milestone_title, d.total_ore, d.status, d.reference, d.released_at, d.paid_at, d.paid_by
+		       d.milestone_title, d.total_ore, d.status, d.reference, d.released_at, d.paid_at, d.paid_by,
+		       d.withdrawn_at, d.withdrawn_reason
 		FROM disbursements d
 		JOIN initiatives i ON i.id = d.initiative_id
 		WHERE ($1::text = '' OR d.plan_id = $1::text)
@@ -70,7 +71,8 @@ func (s *Store) GetDisbursement(ctx context.Context, id string) (Disbursement, e
 func getDisbursement(ctx context.Context, q sqlx.QueryerContext, id string) (Disbursement, error) {
 	const qOne = `
 		SELECT d.seq, d.id, d.plan_id, d.initiative_id, i.title AS initiative_title, d.delaftale_id, d.milestone_no,
-		       d.milestone_title, d.total_ore, d.status, d.reference, d.released_at, d.paid_at, d.paid_by
+		       d.milestone_title, d.total_ore, d.status, d.reference, d.released_at, d.paid_at, d.paid_by,
+		       d.withdrawn_at, d.withdrawn_reason
 		FROM disbursements d
 		JOIN initiatives i ON i.id = d.initiative_id
 		WHERE d.id = $1`
@@ -117,10 +119,11 @@ func disbursementLines(ctx context.Context, q sqlx.QueryerContext, ids []string)
 // validation error rather than an empty list.
 func checkStatus(status string) error {
 	switch status {
-	case "", DisbursementPending, DisbursementPaid:
+	case "", DisbursementPending, DisbursementPaid, DisbursementWithdrawn:
 		return nil
 	}
 	return &domain.RuleError{Code: domain.CodeValidation, Message: "Ukendt status for udbetalinger.",
 		Problems: []domain.FieldProblem{{Field: "status", Code: "unknown",
-			Message: fmt.Sprintf("Status %q findes ikke; brug %q eller %q.", status, DisbursementPending, DisbursementPaid)}}}
+			Message: fmt.Sprintf("Status %q findes ikke; brug %q, %q eller %q.", status, DisbursementPending,
+				DisbursementPaid, DisbursementWithdrawn)}}}
 }

@@ -16,12 +16,13 @@ import (
 
 // Outbox topics.
 const (
-	TopicDisbursementReleased = "disbursement.released" // finance must pay a tranche
-	TopicDisbursementPaid     = "disbursement.paid"     // finance confirmed the payment
+	TopicDisbursementReleased  = "disbursement.released"  // finance must pay a tranche
+	TopicDisbursementPaid      = "disbursement.paid"      // finance confirmed the payment
+	TopicDisbursementWithdrawn = "disbursement.withdrawn" // the initiative was cancelled: finance must not pay it
 )
 
-// DisbursementMessage is the JSON payload of both disbursement topics. Paid fields are set on
-// TopicDisbursementPaid only.
+// DisbursementMessage is the JSON payload of the disbursement topics. Paid fields are set on
+// TopicDisbursementPaid only, withdrawn fields on TopicDisbursementWithdrawn only.
 type DisbursementMessage struct {
 	DisbursementID  string                `json:"disbursement_id"`
 	PlanID          string                `json:"plan_id"`
@@ -35,10 +36,13 @@ type DisbursementMessage struct {
 	Reference       string                `json:"reference,omitempty"`
 	PaidAt          *time.Time            `json:"paid_at,omitempty"`
 	PaidBy          string                `json:"paid_by,omitempty"`
+	WithdrawnAt     *time.Time            `json:"withdrawn_at,omitempty"`
+	WithdrawnReason string                `json:"withdrawn_reason,omitempty"`
 }
 
-// The ledger has four kinds of entry. Money moves committed -> reserved ('reserve', at approval) -> released
-// ('release', a tranche is due) -> paid ('pay', finance confirmed), or back from reserved ('unreserve').
+// The ledger has five kinds of entry. Money moves committed -> reserved ('reserve', at approval) -> released
+// ('release', a tranche is due) -> paid ('pay', finance confirmed), back from released to reserved ('withdraw', an
+// unpaid tranche taken back when the initiative is cancelled), or back from reserved ('unreserve').
 
 // WriteStep writes one workflow step in one transaction (see Step): a reservation first (it locks the plan's
 // funding sources, and every transaction that locks them does so first, in id order), then the transitions,
@@ -89,6 +93,11 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 				return err
 			}
 			lastExisted = existed
+		}
+		if in := st.Unreserve; in != nil {
+			if err := unreserve(ctx, tx, *in); err != nil {
+				return err
+			}
 		}
 		// Notifications belong to the step's events: written after them, in the same transaction, once.
 		if err := notify(ctx, tx, st.Notify); err != nil {
@@ -155,6 +164,15 @@ func (s *Store) Reserve(ctx context.Context, in ReserveInput) error {
 	return err
 }
 
+// ReserveKey is the idempotency key of a reservation from source: reserve/<initiative>/<source> for the
+// approval, reserve/<initiative>/<suffix>/<source> for a later one (an approved change).
+func ReserveKey(initiativeID, suffix, sourceID string) string {
+	if suffix == "" {
+		return "reserve/" + initiativeID + "/" + sourceID
+	}
+	return "reserve/" + initiativeID + "/" + suffix + "/" + sourceID
+}
+
 // reserve sets an approved initiative's budget aside and records the approval. It locks the plan's funding
 // sources first, so two approvals that together exceed a source cannot both pass the check. A retry after a
 // committed reservation writes nothing: reservations that exist already are neither checked again (they would
@@ -169,9 +187,14 @@ func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput) (existed bool, e
 	if err != nil {
 		return false, fmt.Errorf("reserve %s: %w", in.InitiativeID, err)
 	}
+	if in.KeySuffix != "" {
+		if err := checkUnreserveReason(in.KeySuffix); err != nil {
+			return false, fmt.Errorf("reserve %s: %w", in.InitiativeID, err)
+		}
+	}
 	keys := make([]string, len(lines))
 	for i, l := range lines {
-		keys[i] = "reserve/" + in.InitiativeID + "/" + l.SourceID
+		keys[i] = ReserveKey(in.InitiativeID, in.KeySuffix, l.SourceID)
 	}
 	// Fixed order (by ID), so two reservations never hold some locks each and wait for the other's.
 	const qLock = `
@@ -259,7 +282,7 @@ func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput) (existed bool, e
 		VALUES ($1, $2, $3, $4, NULL, 'reserve', $5, $6)`
 	for _, l := range todo {
 		if _, err := tx.ExecContext(ctx, qEntry, in.PlanID, l.SourceID, in.InitiativeID, in.DelaftaleID,
-			int64(l.AmountØre), "reserve/"+in.InitiativeID+"/"+l.SourceID); err != nil {
+			int64(l.AmountØre), ReserveKey(in.InitiativeID, in.KeySuffix, l.SourceID)); err != nil {
 			return false, translate(err, "reserve %s from %s", in.InitiativeID, l.SourceID)
 		}
 	}
@@ -426,6 +449,10 @@ func pay(ctx context.Context, tx *sqlx.Tx, in PayInput) (existed bool, err error
 	if err != nil {
 		return false, err
 	}
+	if n == 0 && d.Status == DisbursementWithdrawn {
+		return false, domain.Refuse(domain.CodeConflict, "Udbetalingen er trukket tilbage, fordi indsatsen er "+
+			"annulleret; den må ikke betales.")
+	}
 	if n == 0 && (d.Reference == nil || *d.Reference != in.Reference) {
 		return false, domain.Refuse(domain.CodeAlreadyPaid, "Udbetalingen er allerede bekræftet med referencen %q.",
 			deref(d.Reference))
@@ -524,14 +551,16 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 		const qSources = `
 			SELECT s.id, s.name, s.committed_ore,
 			       COALESCE(l.reserve_ore, 0) AS reserve_ore, COALESCE(l.unreserve_ore, 0) AS unreserve_ore,
-			       COALESCE(l.release_ore, 0) AS release_ore, COALESCE(l.pay_ore, 0) AS pay_ore
+			       COALESCE(l.release_ore, 0) AS release_ore, COALESCE(l.pay_ore, 0) AS pay_ore,
+			       COALESCE(l.withdraw_ore, 0) AS withdraw_ore
 			FROM funding_sources s
 			LEFT JOIN (
 				SELECT source_id,
 				       sum(amount_ore) FILTER (WHERE kind = 'reserve')::bigint   AS reserve_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'unreserve')::bigint AS unreserve_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'release')::bigint   AS release_ore,
-				       sum(amount_ore) FILTER (WHERE kind = 'pay')::bigint       AS pay_ore
+				       sum(amount_ore) FILTER (WHERE kind = 'pay')::bigint       AS pay_ore,
+				       sum(amount_ore) FILTER (WHERE kind = 'withdraw')::bigint  AS withdraw_ore
 				FROM ledger_entries
 				WHERE plan_id = $1
 				GROUP BY source_id
@@ -560,14 +589,16 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 		const qDelaftaler = `
 			SELECT d.id, d.name, d.budget_frame_ore,
 			       COALESCE(l.reserve_ore, 0) AS reserve_ore, COALESCE(l.unreserve_ore, 0) AS unreserve_ore,
-			       COALESCE(l.release_ore, 0) AS release_ore, COALESCE(l.pay_ore, 0) AS pay_ore
+			       COALESCE(l.release_ore, 0) AS release_ore, COALESCE(l.pay_ore, 0) AS pay_ore,
+			       COALESCE(l.withdraw_ore, 0) AS withdraw_ore
 			FROM delaftaler d
 			LEFT JOIN (
 				SELECT delaftale_id,
 				       sum(amount_ore) FILTER (WHERE kind = 'reserve')::bigint   AS reserve_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'unreserve')::bigint AS unreserve_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'release')::bigint   AS release_ore,
-				       sum(amount_ore) FILTER (WHERE kind = 'pay')::bigint       AS pay_ore
+				       sum(amount_ore) FILTER (WHERE kind = 'pay')::bigint       AS pay_ore,
+				       sum(amount_ore) FILTER (WHERE kind = 'withdraw')::bigint  AS withdraw_ore
 				FROM ledger_entries
 				WHERE plan_id = $1
 				GROUP BY delaftale_id
@@ -608,6 +639,7 @@ type sums struct {
 	Unreserve int64 `db:"unreserve_ore"`
 	Release   int64 `db:"release_ore"`
 	Pay       int64 `db:"pay_ore"`
+	Withdraw  int64 `db:"withdraw_ore"`
 }
 
 func (s *sums) add(o sums) {
@@ -615,15 +647,17 @@ func (s *sums) add(o sums) {
 	s.Unreserve += o.Unreserve
 	s.Release += o.Release
 	s.Pay += o.Pay
+	s.Withdraw += o.Withdraw
 }
 
 // line turns ledger totals into money per state. A release moves money out of reserved, a payment out of
-// released, so each amount is counted in exactly one state. Without committed there is nothing to be available of.
+// released, a withdrawal from released back to reserved, so each amount is counted in exactly one state. Without
+// committed there is nothing to be available of.
 func (s sums) line(committed *domain.Money) BudgetLine {
 	l := BudgetLine{
 		CommittedØre: committed,
-		ReservedØre:  domain.Money(s.Reserve - s.Unreserve - s.Release),
-		ReleasedØre:  domain.Money(s.Release - s.Pay),
+		ReservedØre:  domain.Money(s.Reserve - s.Unreserve - s.Release + s.Withdraw),
+		ReleasedØre:  domain.Money(s.Release - s.Withdraw - s.Pay),
 		PaidØre:      domain.Money(s.Pay),
 	}
 	if committed != nil {

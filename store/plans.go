@@ -15,7 +15,9 @@ import (
 
 // SeedPlan loads a plan and its people when the plan is not in the database yet, in one transaction. It never
 // overwrites a plan that is there: after the first start, the secretariat's edits win over the seed file. Users
-// shared with another plan are kept as they are and only get a membership.
+// shared with another plan are kept as they are and only get a membership. The plan's board (its users with the
+// board role, the one titled formand as chair) and its settings get version 1 of their history, also when the
+// plan was loaded before they had one.
 func (s *Store) SeedPlan(ctx context.Context, sd seed.Seed) (created bool, err error) {
 	p := sd.Plan
 	settings, err := json.Marshal(p.Settings)
@@ -33,8 +35,14 @@ func (s *Store) SeedPlan(ctx context.Context, sd seed.Seed) (created bool, err e
 		if err != nil {
 			return translate(err, "seed plan %s", p.ID)
 		}
-		if n, err := rowsAffected(res, "seed plan"); err != nil || n == 0 {
+		n, err := rowsAffected(res, "seed plan")
+		if err != nil {
 			return err
+		}
+		if n == 0 {
+			// The plan is there already; one loaded before the board and the settings had history gets their
+			// version 1 now (board.go), so upgrading needs nothing but another start.
+			return ensurePlanHistory(ctx, tx, p.ID)
 		}
 		created = true
 
@@ -86,7 +94,7 @@ func (s *Store) SeedPlan(ctx context.Context, sd seed.Seed) (created bool, err e
 				return translate(err, "seed membership of %s", u.ID)
 			}
 		}
-		return nil
+		return ensurePlanHistory(ctx, tx, p.ID)
 	})
 	if err != nil {
 		return false, err
@@ -95,7 +103,7 @@ func (s *Store) SeedPlan(ctx context.Context, sd seed.Seed) (created bool, err e
 }
 
 // GetPlan returns the whole plan: settings, funding sources, delaftaler, associations and areas, in the order
-// the plan lists them.
+// the plan lists them, and its current board (nil when none is recorded).
 func (s *Store) GetPlan(ctx context.Context, id string) (domain.Plan, error) {
 	plans, err := s.loadPlans(ctx, []string{id})
 	if err != nil {
@@ -246,6 +254,15 @@ func (s *Store) loadPlans(ctx context.Context, ids []string) ([]domain.Plan, err
 			p := index[r.PlanID]
 			p.HousingAreas = append(p.HousingAreas,
 				domain.HousingArea{ID: r.ID, Name: r.Name, AssociationID: r.AssociationID})
+		}
+
+		// The current board, so plan.Rules() carries it into the workflows (board.go).
+		boards, err := currentBoards(ctx, tx, found)
+		if err != nil {
+			return err
+		}
+		for id, b := range boards {
+			index[id].Board = b
 		}
 		return nil
 	})

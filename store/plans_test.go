@@ -74,6 +74,7 @@ func TestGetPlan(t *testing.T) {
 	s := dbtest.New(t)
 	ctx := ctxT(t)
 	want := viborg(t).Plan
+	want.Board = &seededBoard // version 1, recorded by the seed (board_test.go)
 
 	tests := []struct {
 		name    string

@@ -59,6 +59,8 @@ type Step struct {
 	// Cancel is the compensation of a cancelled initiative: pending disbursements withdrawn and the reservation
 	// of what was never paid given back, with the transition that records the cancellation.
 	Cancel *CancelInput `json:"cancel,omitempty"`
+	// Unreserve gives reserved money back in the same transaction (a change that asks for less).
+	Unreserve *UnreserveInput `json:"unreserve,omitempty"`
 	// Notify are the notifications the step's events send (reminders, escalations, a withdrawn payment ...).
 	// Each names the event (by seq) it belongs to and is stored once per recipient, in the same transaction; the
 	// e-mail for each goes out through the outbox.
@@ -197,8 +199,9 @@ type Budget struct {
 
 // Disbursement statuses.
 const (
-	DisbursementPending = "pending" // released, waiting for finance
-	DisbursementPaid    = "paid"
+	DisbursementPending   = "pending" // released, waiting for finance
+	DisbursementPaid      = "paid"
+	DisbursementWithdrawn = "withdrawn" // taken back from finance unpaid: the initiative was cancelled
 )
 
 // Disbursement is one tranche payment finance has to make.
@@ -217,6 +220,8 @@ type Disbursement struct {
 	ReleasedAt      time.Time             `db:"released_at"`
 	PaidAt          *time.Time            `db:"paid_at"`
 	PaidBy          *string               `db:"paid_by"`
+	WithdrawnAt     *time.Time            `db:"withdrawn_at"`     // set when Status is DisbursementWithdrawn
+	WithdrawnReason *string               `db:"withdrawn_reason"` // why, in Danish, as finance was told
 }
 
 // DisbursementFilter selects disbursements, oldest first (the order finance works in).
@@ -234,6 +239,9 @@ type ReserveInput struct {
 	DelaftaleID  string
 	Lines        []domain.SourceAmount // the budget per source
 	Transition   Transition
+	// KeySuffix names a later reservation of the same initiative (an approved change asking for more): its
+	// entries are keyed reserve/<initiative>/<suffix>/<source>. Empty for the approval's own reservation.
+	KeySuffix string
 }
 
 // ReleaseInput releases one tranche: it creates the pending disbursement, moves the money from reserved to

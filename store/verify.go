@@ -27,9 +27,14 @@ const (
 	RuleSumRange = "sum_range"
 	// RuleReservedWithinCommitted: per plan and source, reserved minus unreserved is at most committed.
 	RuleReservedWithinCommitted = "reserved_within_committed"
-	// RulePaidWithinReleased: per initiative and source, paid is at most released.
+	// RulePaidWithinReleased: per initiative and source, paid plus withdrawn is at most released (what is released
+	// and not paid, release - withdraw - pay, is never negative).
 	RulePaidWithinReleased = "paid_within_released"
-	// RuleReleasedWithinReserved: per initiative and source, released plus unreserved is at most reserved.
+	// RuleWithdrawnWithinUnpaid: per initiative, milestone and source, what is withdrawn is at most what was
+	// released and not paid.
+	RuleWithdrawnWithinUnpaid = "withdrawn_within_unpaid"
+	// RuleReleasedWithinReserved: per initiative and source, released minus withdrawn plus unreserved is at most
+	// reserved (what is reserved and not released, reserve - unreserve - release + withdraw, is never negative).
 	RuleReleasedWithinReserved = "released_within_reserved"
 	// RuleDisbursementTotal: a disbursement's total equals the sum of its lines.
 	RuleDisbursementTotal = "disbursement_total"
@@ -37,18 +42,27 @@ const (
 	// same amount, plan, initiative, delaftale and milestone), and every release entry has its line.
 	RuleReleaseEntry = "release_entry"
 	// RulePayEntry: a paid disbursement has a pay entry per line (pay/<disbursement>/<source>, same figures), a
-	// pending one has none, and every pay entry has its line.
+	// pending or withdrawn one has none, and every pay entry has its line.
 	RulePayEntry = "pay_entry"
+	// RuleWithdrawEntry: a withdrawn disbursement has a withdraw entry per line (withdraw/<disbursement>/<source>,
+	// same figures), a pending or paid one has none, and every withdraw entry has its line.
+	RuleWithdrawEntry = "withdraw_entry"
 	// RulePlanReference: ledger entries, disbursements and their lines belong to the plan of what they refer to,
 	// and what they refer to exists.
 	RulePlanReference = "plan_reference"
 	// RuleEntryKey: an entry's idempotency key matches its kind, initiative and source.
 	RuleEntryKey = "entry_key"
 	// RuleReservationBudget: per initiative and source, reserved minus unreserved equals the approved budget once
-	// approved (funding, executing, evaluation, completed), and zero before or without approval.
+	// approved (funding, executing, evaluation, completed), what was paid once cancelled (the paid tranches the read
+	// model shows), and zero before or without approval.
 	RuleReservationBudget = "reservation_budget"
-	// RuleTrancheReleases: per initiative, milestone and source, the releases equal the tranche of a milestone the
-	// read model shows as released or paid, and nothing else is released.
+	// RuleCancelledSettled: a cancelled initiative owes nothing and holds nothing: per source reserved equals paid
+	// plus unreserved, nothing is released and unpaid, nothing is reserved and unreleased, and none of its
+	// disbursements is still pending.
+	RuleCancelledSettled = "cancelled_settled"
+	// RuleTrancheReleases: per initiative, milestone and source, the releases minus the withdrawals equal the
+	// tranche of a milestone the read model shows as released or paid, and nothing else is released (a withdrawn
+	// tranche was released and taken back: it nets to zero).
 	RuleTrancheReleases = "tranche_releases"
 	// RuleTranchePayments: the same for payments and milestones shown as paid.
 	RuleTranchePayments = "tranche_payments"
@@ -59,8 +73,9 @@ const (
 
 // ledgerRules is the report order.
 var ledgerRules = []string{RuleAmountBounds, RuleSumRange, RuleReservedWithinCommitted, RulePaidWithinReleased,
-	RuleReleasedWithinReserved, RuleDisbursementTotal, RuleReleaseEntry, RulePayEntry, RulePlanReference,
-	RuleEntryKey, RuleReservationBudget, RuleTrancheReleases, RuleTranchePayments, RuleEventLog}
+	RuleWithdrawnWithinUnpaid, RuleReleasedWithinReserved, RuleDisbursementTotal, RuleReleaseEntry, RulePayEntry,
+	RuleWithdrawEntry, RulePlanReference, RuleEntryKey, RuleReservationBudget, RuleCancelledSettled,
+	RuleTrancheReleases, RuleTranchePayments, RuleEventLog}
 
 // LedgerRules lists the rules VerifyLedger checks, in the order it reports violations.
 func LedgerRules() []string { return slices.Clone(ledgerRules) }
@@ -78,9 +93,12 @@ func (v Violation) String() string { return v.Rule + ": " + v.Subject + ": " + v
 type LedgerReport struct {
 	Plans             int
 	Initiatives       int
+	Cancelled         int // initiatives in phase cancelled, whose ledger must be settled
 	Events            int
 	Entries           int
+	Withdrawals       int // withdraw entries: released tranches taken back from finance
 	Disbursements     int
+	Withdrawn         int // disbursements taken back from finance unpaid
 	DisbursementLines int
 	Violations        []Violation // empty when every rule holds
 }
@@ -112,23 +130,30 @@ func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 	const qCounts = `
 		SELECT (SELECT count(*) FROM plans)              AS plans,
 		       (SELECT count(*) FROM initiatives)        AS initiatives,
+		       (SELECT count(*) FROM initiatives WHERE phase = 'cancelled') AS cancelled,
 		       (SELECT count(*) FROM initiative_events)  AS events,
 		       (SELECT count(*) FROM ledger_entries)     AS entries,
+		       (SELECT count(*) FROM ledger_entries WHERE kind = 'withdraw') AS withdrawals,
 		       (SELECT count(*) FROM disbursements)      AS disbursements,
+		       (SELECT count(*) FROM disbursements WHERE status = 'withdrawn') AS withdrawn,
 		       (SELECT count(*) FROM disbursement_lines) AS disbursement_lines`
 	var counts struct {
 		Plans             int `db:"plans"`
 		Initiatives       int `db:"initiatives"`
+		Cancelled         int `db:"cancelled"`
 		Events            int `db:"events"`
 		Entries           int `db:"entries"`
+		Withdrawals       int `db:"withdrawals"`
 		Disbursements     int `db:"disbursements"`
+		Withdrawn         int `db:"withdrawn"`
 		DisbursementLines int `db:"disbursement_lines"`
 	}
 	if err := sqlx.GetContext(ctx, tx, &counts, qCounts); err != nil {
 		return LedgerReport{}, translate(err, "verify ledger: counts")
 	}
-	r := LedgerReport{Plans: counts.Plans, Initiatives: counts.Initiatives, Events: counts.Events,
-		Entries: counts.Entries, Disbursements: counts.Disbursements, DisbursementLines: counts.DisbursementLines}
+	r := LedgerReport{Plans: counts.Plans, Initiatives: counts.Initiatives, Cancelled: counts.Cancelled,
+		Events: counts.Events, Entries: counts.Entries, Withdrawals: counts.Withdrawals,
+		Disbursements: counts.Disbursements, Withdrawn: counts.Withdrawn, DisbursementLines: counts.DisbursementLines}
 
 	checks := []struct {
 		name string
@@ -145,9 +170,13 @@ func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 		{"pay entries", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 			return verifyLineEntries(ctx, tx, "pay")
 		}},
+		{"withdraw entries", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+			return verifyLineEntries(ctx, tx, "withdraw")
+		}},
 		{"plan references", verifyPlanReferences},
 		{"entry keys", verifyEntryKeys},
 		{"reservations", verifyReservations},
+		{"cancelled initiatives", verifyCancelled},
 		{"tranche releases", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 			return verifyTranches(ctx, tx, "release")
 		}},
@@ -303,18 +332,21 @@ func verifySourceBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, error)
 func verifyInitiativeBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 	const q = `
 		SELECT initiative_id, source_id, reserved::text AS reserved, unreserved::text AS unreserved,
-		       released::text AS released, paid::text AS paid,
-		       paid > released AS over_paid, released + unreserved > reserved AS over_released
+		       released::text AS released, paid::text AS paid, withdrawn::text AS withdrawn,
+		       withdrawn > 0 AS any_withdrawn,
+		       paid + withdrawn > released AS over_paid,
+		       released - withdrawn + unreserved > reserved AS over_released
 		FROM (
 			SELECT initiative_id, source_id,
 			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'reserve'), 0)   AS reserved,
 			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'unreserve'), 0) AS unreserved,
 			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'release'), 0)   AS released,
-			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'pay'), 0)       AS paid
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'pay'), 0)       AS paid,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'withdraw'), 0)  AS withdrawn
 			FROM ledger_entries
 			GROUP BY initiative_id, source_id
 		) s
-		WHERE paid > released OR released + unreserved > reserved`
+		WHERE paid + withdrawn > released OR released - withdrawn + unreserved > reserved`
 	var rows []struct {
 		InitiativeID string `db:"initiative_id"`
 		SourceID     string `db:"source_id"`
@@ -322,6 +354,8 @@ func verifyInitiativeBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, er
 		Unreserved   string `db:"unreserved"`
 		Released     string `db:"released"`
 		Paid         string `db:"paid"`
+		Withdrawn    string `db:"withdrawn"`
+		AnyWithdrawn bool   `db:"any_withdrawn"`
 		OverPaid     bool   `db:"over_paid"`
 		OverReleased bool   `db:"over_released"`
 	}
@@ -331,16 +365,57 @@ func verifyInitiativeBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, er
 	var out []Violation
 	for _, r := range rows {
 		subject := "indsats " + r.InitiativeID + ", kilde " + r.SourceID
+		withdrawn := ""
+		if r.AnyWithdrawn {
+			withdrawn = fmt.Sprintf(" (heraf trukket %s tilbage)", kroner(r.Withdrawn))
+		}
 		if r.OverPaid {
-			out = append(out, Violation{Rule: RulePaidWithinReleased, Subject: subject,
-				Detail: fmt.Sprintf("udbetalt %s, men kun frigivet %s (paid exceeds released)",
-					kroner(r.Paid), kroner(r.Released))})
+			detail := fmt.Sprintf("udbetalt %s, men kun frigivet %s (paid exceeds released)",
+				kroner(r.Paid), kroner(r.Released))
+			if r.AnyWithdrawn {
+				detail = fmt.Sprintf("udbetalt %s og trukket %s tilbage, men kun frigivet %s (paid + withdrawn exceeds released)",
+					kroner(r.Paid), kroner(r.Withdrawn), kroner(r.Released))
+			}
+			out = append(out, Violation{Rule: RulePaidWithinReleased, Subject: subject, Detail: detail})
 		}
 		if r.OverReleased {
 			out = append(out, Violation{Rule: RuleReleasedWithinReserved, Subject: subject,
-				Detail: fmt.Sprintf("frigivet %s og givet tilbage %s, men kun reserveret %s (released + unreserved exceeds reserved)",
-					kroner(r.Released), kroner(r.Unreserved), kroner(r.Reserved))})
+				Detail: fmt.Sprintf("frigivet %s%s og givet tilbage %s, men kun reserveret %s (released + unreserved exceeds reserved)",
+					kroner(r.Released), withdrawn, kroner(r.Unreserved), kroner(r.Reserved))})
 		}
+	}
+
+	// A withdrawal takes back one milestone's released, unpaid tranche; only milestones with withdrawals are
+	// looked at (payments per milestone are tranche_payments' and pay_entry's to check).
+	const qMilestones = `
+		SELECT initiative_id, source_id, milestone_no, released::text AS released, paid::text AS paid,
+		       withdrawn::text AS withdrawn
+		FROM (
+			SELECT initiative_id, source_id, milestone_no,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'release'), 0)  AS released,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'pay'), 0)      AS paid,
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'withdraw'), 0) AS withdrawn
+			FROM ledger_entries
+			WHERE milestone_no IS NOT NULL
+			GROUP BY initiative_id, source_id, milestone_no
+		) m
+		WHERE withdrawn > 0 AND paid + withdrawn > released`
+	var ms []struct {
+		InitiativeID string `db:"initiative_id"`
+		SourceID     string `db:"source_id"`
+		MilestoneNo  int64  `db:"milestone_no"`
+		Released     string `db:"released"`
+		Paid         string `db:"paid"`
+		Withdrawn    string `db:"withdrawn"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &ms, qMilestones); err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		out = append(out, Violation{Rule: RuleWithdrawnWithinUnpaid,
+			Subject: fmt.Sprintf("indsats %s, milepæl %d, kilde %s", m.InitiativeID, m.MilestoneNo, m.SourceID),
+			Detail: fmt.Sprintf("trukket %s tilbage, men af de frigivne %s er %s udbetalt (withdrawn exceeds released minus paid)",
+				kroner(m.Withdrawn), kroner(m.Released), kroner(m.Paid))})
 	}
 	return out, nil
 }
@@ -370,12 +445,16 @@ func verifyDisbursementTotals(ctx context.Context, tx *sqlx.Tx) ([]Violation, er
 	return out, nil
 }
 
-// verifyLineEntries checks that the release (or pay) entries and the disbursement lines match one to one. A
-// line's entry is found by its derived key; for pay, only a paid disbursement may have one.
+// verifyLineEntries checks that the release (pay, withdraw) entries and the disbursement lines match one to one.
+// A line's entry is found by its derived key; for pay only a paid disbursement may have one, for withdraw only a
+// withdrawn one.
 func verifyLineEntries(ctx context.Context, tx *sqlx.Tx, kind string) ([]Violation, error) {
-	rule := RuleReleaseEntry
-	if kind == "pay" {
-		rule = RulePayEntry
+	rule, status, what := RuleReleaseEntry, "", "release"
+	switch kind {
+	case "pay":
+		rule, status, what = RulePayEntry, DisbursementPaid, "pay entry for an unpaid disbursement"
+	case "withdraw":
+		rule, status, what = RuleWithdrawEntry, DisbursementWithdrawn, "withdraw entry for a disbursement not withdrawn"
 	}
 	// Lines of disbursements that do not exist are plan_reference's to report.
 	const qLines = `
@@ -413,7 +492,7 @@ func verifyLineEntries(ctx context.Context, tx *sqlx.Tx, kind string) ([]Violati
 	for _, l := range lines {
 		key := kind + "/" + l.DisbursementID + "/" + l.SourceID
 		subject := "udbetaling " + l.DisbursementID + ", kilde " + l.SourceID
-		want := kind == "release" || l.Status == DisbursementPaid
+		want := kind == "release" || l.Status == status
 		switch {
 		case want && !l.Found:
 			out = append(out, Violation{Rule: rule, Subject: subject,
@@ -421,8 +500,7 @@ func verifyLineEntries(ctx context.Context, tx *sqlx.Tx, kind string) ([]Violati
 			continue
 		case !want && l.Found:
 			out = append(out, Violation{Rule: rule, Subject: subject,
-				Detail: fmt.Sprintf("posteringen %s findes, men udbetalingen er %s (pay entry for an unpaid disbursement)",
-					key, l.Status)})
+				Detail: fmt.Sprintf("posteringen %s findes, men udbetalingen er %s (%s)", key, l.Status, what)})
 			continue
 		case !l.Found:
 			continue
@@ -522,13 +600,20 @@ func verifyPlanReferences(ctx context.Context, tx *sqlx.Tx) ([]Violation, error)
 }
 
 func verifyEntryKeys(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
-	// reserve/<initiative>/<source>; unreserve/<initiative>/<reason>/<source> with a reason free of '/';
-	// release|pay/<disbursement>/<source>, whose disbursement verifyLineEntries matches with a line.
+	// reserve/<initiative>/<source> (the approval) or reserve/<initiative>/<suffix>/<source> (a later reservation,
+	// store.ReserveKey); unreserve/<initiative>/<reason>/<source>; suffixes and reasons are free of '/';
+	// release|pay|withdraw/<disbursement>/<source>, whose disbursement verifyLineEntries matches with a line.
 	const q = `
 		SELECT idempotency_key, kind, initiative_id, source_id
 		FROM ledger_entries
 		WHERE NOT CASE kind
 			WHEN 'reserve' THEN idempotency_key = 'reserve/' || initiative_id || '/' || source_id
+				OR (starts_with(idempotency_key, 'reserve/' || initiative_id || '/')
+				    AND right(idempotency_key, length(source_id) + 1) = '/' || source_id
+				    AND length(idempotency_key) > length('reserve/' || initiative_id || '/') + length(source_id) + 1
+				    AND strpos(substr(idempotency_key, length('reserve/' || initiative_id || '/') + 1,
+				                      length(idempotency_key) - length('reserve/' || initiative_id || '/')
+				                      - length(source_id) - 1), '/') = 0)
 			WHEN 'unreserve' THEN
 				starts_with(idempotency_key, 'unreserve/' || initiative_id || '/')
 				AND right(idempotency_key, length(source_id) + 1) = '/' || source_id
@@ -552,10 +637,11 @@ func verifyEntryKeys(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 		return nil, err
 	}
 	want := map[string]string{
-		"reserve":   "reserve/<indsats>/<kilde>",
+		"reserve":   "reserve/<indsats>/<kilde> eller reserve/<indsats>/<tillæg>/<kilde>",
 		"unreserve": "unreserve/<indsats>/<årsag>/<kilde>",
 		"release":   "release/<udbetaling>/<kilde>",
 		"pay":       "pay/<udbetaling>/<kilde>",
+		"withdraw":  "withdraw/<udbetaling>/<kilde>",
 	}
 	out := make([]Violation, 0, len(rows))
 	for _, r := range rows {
@@ -569,13 +655,20 @@ func verifyEntryKeys(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 func verifyReservations(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 	// Once approved, the budget is reserved and stays reserved (releases move money out of reserved, not out of
 	// the reservation entries). Before approval, after rejection or withdrawal, nothing is reserved, or what was is
-	// given back.
+	// given back. Once cancelled, what was paid stays reserved and the rest is given back.
 	q := `
 		WITH budget AS (
 			SELECT i.id AS initiative_id, COALESCE(b->>'source_id', '') AS source_id, sum(` + jsonAmount("b") + `) AS amount
 			FROM initiatives i
 			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'proposal'->'budget'") + `) b
 			WHERE i.phase IN ('funding', 'executing', 'evaluation', 'completed')
+			GROUP BY 1, 2
+			UNION ALL
+			SELECT i.id, COALESCE(t->>'source_id', ''), sum(` + jsonAmount("t") + `)
+			FROM initiatives i
+			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'milestones'") + `) m
+			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("m->'tranche'") + `) t
+			WHERE i.phase = 'cancelled' AND m->>'tranche_status' = 'paid'
 			GROUP BY 1, 2
 		), booked AS (
 			SELECT initiative_id, source_id,
@@ -609,8 +702,11 @@ func verifyReservations(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 	out := make([]Violation, 0, len(rows))
 	for _, r := range rows {
 		where := fmt.Sprintf("i fasen %q", r.Phase)
-		if r.Phase == "" {
+		switch r.Phase {
+		case "":
 			where = "for en indsats, der ikke findes i læsemodellen,"
+		case string(domain.PhaseCancelled):
+			where = fmt.Sprintf("i fasen %q (det udbetalte bliver stående, resten gives tilbage)", r.Phase)
 		}
 		out = append(out, Violation{Rule: RuleReservationBudget,
 			Subject: "indsats " + r.InitiativeID + ", kilde " + r.SourceID,
@@ -620,8 +716,73 @@ func verifyReservations(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 	return out, nil
 }
 
+// verifyCancelled checks that each cancelled initiative is settled (RuleCancelledSettled): its disbursements are
+// paid or withdrawn, and per source its reservation equals what was paid plus what was given back.
+func verifyCancelled(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	const qPending = `
+		SELECT d.id, d.initiative_id, d.milestone_no, d.total_ore
+		FROM disbursements d
+		JOIN initiatives i ON i.id = d.initiative_id
+		WHERE i.phase = 'cancelled' AND d.status = 'pending'`
+	var pending []struct {
+		ID           string `db:"id"`
+		InitiativeID string `db:"initiative_id"`
+		MilestoneNo  int64  `db:"milestone_no"`
+		TotalØre     int64  `db:"total_ore"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &pending, qPending); err != nil {
+		return nil, err
+	}
+	var out []Violation
+	for _, p := range pending {
+		out = append(out, Violation{Rule: RuleCancelledSettled, Subject: "indsats " + p.InitiativeID,
+			Detail: fmt.Sprintf("indsatsen er annulleret, men udbetaling %s (milepæl %d, %s) afventer stadig betaling "+
+				"(pending disbursement of a cancelled initiative)", p.ID, p.MilestoneNo, kroner(fmt.Sprint(p.TotalØre)))})
+	}
+
+	const qBalances = `
+		SELECT initiative_id, source_id, reserved::text AS reserved, unreserved::text AS unreserved,
+		       paid::text AS paid, (released - withdrawn - paid)::text AS unpaid,
+		       (reserved - unreserved - released + withdrawn)::text AS unreleased
+		FROM (
+			SELECT e.initiative_id, e.source_id,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'reserve'), 0)   AS reserved,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'unreserve'), 0) AS unreserved,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'release'), 0)   AS released,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'withdraw'), 0)  AS withdrawn,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'pay'), 0)       AS paid
+			FROM ledger_entries e
+			JOIN initiatives i ON i.id = e.initiative_id
+			WHERE i.phase = 'cancelled'
+			GROUP BY e.initiative_id, e.source_id
+		) s
+		WHERE reserved <> paid + unreserved OR released - withdrawn - paid <> 0`
+	var rows []struct {
+		InitiativeID string `db:"initiative_id"`
+		SourceID     string `db:"source_id"`
+		Reserved     string `db:"reserved"`
+		Unreserved   string `db:"unreserved"`
+		Paid         string `db:"paid"`
+		Unpaid       string `db:"unpaid"`
+		Unreleased   string `db:"unreleased"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, qBalances); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out = append(out, Violation{Rule: RuleCancelledSettled,
+			Subject: "indsats " + r.InitiativeID + ", kilde " + r.SourceID,
+			Detail: fmt.Sprintf("indsatsen er annulleret, men af de reserverede %s er %s udbetalt og %s givet tilbage; "+
+				"frigivet og ikke betalt: %s, reserveret og ikke frigivet: %s (a cancelled initiative must have "+
+				"reserved = paid + unreserved)", kroner(r.Reserved), kroner(r.Paid), kroner(r.Unreserved),
+				kroner(r.Unpaid), kroner(r.Unreleased))})
+	}
+	return out, nil
+}
+
 // verifyTranches compares release (or pay) entries per initiative, milestone and source with the tranches the
-// read model shows as released or paid (paid only, for pay).
+// read model shows as released or paid (paid only, for pay). Releases count net of withdrawals: a withdrawn tranche
+// (tranche_status withdrawn) was released and taken back.
 func verifyTranches(ctx context.Context, tx *sqlx.Tx, kind string) ([]Violation, error) {
 	rule, statuses, verb := RuleTrancheReleases, []string{"released", "paid"}, "frigivet"
 	if kind == "pay" {
@@ -638,9 +799,10 @@ func verifyTranches(ctx context.Context, tx *sqlx.Tx, kind string) ([]Violation,
 			WHERE m->>'tranche_status' = ANY($2::text[])
 			GROUP BY 1, 2, 3
 		), booked AS (
-			SELECT initiative_id, milestone_no::numeric AS milestone_no, source_id, sum(amount_ore) AS amount
+			SELECT initiative_id, milestone_no::numeric AS milestone_no, source_id,
+			       sum(CASE WHEN kind = 'withdraw' THEN -amount_ore ELSE amount_ore END) AS amount
 			FROM ledger_entries
-			WHERE kind = $1::text
+			WHERE kind = $1::text OR ($1::text = 'release' AND kind = 'withdraw')
 			GROUP BY 1, 2, 3
 		)
 		SELECT COALESCE(e.initiative_id, b.initiative_id) AS initiative_id,
