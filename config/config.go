@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -29,6 +31,19 @@ type Config struct {
 	FinanceWebhookURL string `env:"HELHEDSPLAN_FINANCE_WEBHOOK_URL"`
 	// FinanceWebhookSecret signs webhook bodies (HMAC-SHA256); required when FinanceWebhookURL is set.
 	FinanceWebhookSecret string `env:"HELHEDSPLAN_FINANCE_WEBHOOK_SECRET"`
+
+	// SMTPAddr (host:port) is the mail server the worker sends notification e-mails through. Empty sends none:
+	// the notifications are in the app all the same, and their e-mails are marked delivered without sending.
+	SMTPAddr string `env:"HELHEDSPLAN_SMTP_ADDR"`
+	// SMTPFrom is the sender of notification e-mails, e.g. "helhedsplan <noreply@viborg.dk>"; required with
+	// SMTPAddr. Its domain names the e-mails' Message-IDs.
+	SMTPFrom string `env:"HELHEDSPLAN_SMTP_FROM"`
+	// SMTPUsername and SMTPPassword authenticate with AUTH PLAIN; both or neither.
+	SMTPUsername string `env:"HELHEDSPLAN_SMTP_USERNAME"`
+	SMTPPassword string `env:"HELHEDSPLAN_SMTP_PASSWORD"`
+	// SMTPStartTLS requires STARTTLS before anything is sent, so the password and the mails never travel in
+	// clear text and a man in the middle cannot strip the encryption; false is for a relay on the same host.
+	SMTPStartTLS bool `env:"HELHEDSPLAN_SMTP_STARTTLS" envDefault:"true"`
 
 	LogLevel  slog.Level `env:"HELHEDSPLAN_LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"HELHEDSPLAN_LOG_FORMAT" envDefault:"text"` // text or json
@@ -91,6 +106,7 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("HELHEDSPLAN_FINANCE_WEBHOOK_SECRET is required with HELHEDSPLAN_FINANCE_WEBHOOK_URL, so the receiver can verify the sender"))
 		}
 	}
+	errs = append(errs, c.validateSMTP()...)
 	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
 		errs = append(errs, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together"))
 	}
@@ -106,6 +122,29 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// validateSMTP checks the mail settings when e-mail is on.
+func (c Config) validateSMTP() []error {
+	if c.SMTPAddr == "" {
+		return nil
+	}
+	var errs []error
+	host, port, err := net.SplitHostPort(c.SMTPAddr)
+	if err != nil || host == "" || port == "" {
+		errs = append(errs, errors.New("HELHEDSPLAN_SMTP_ADDR must be host:port, e.g. smtp.viborg.dk:587"))
+	}
+	if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || !strings.Contains(a.Address, "@") {
+		errs = append(errs, errors.New("HELHEDSPLAN_SMTP_FROM must be an e-mail address (optionally with a name) when HELHEDSPLAN_SMTP_ADDR is set"))
+	}
+	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
+		errs = append(errs, errors.New("HELHEDSPLAN_SMTP_USERNAME and HELHEDSPLAN_SMTP_PASSWORD go together"))
+	}
+	// The mail client never sends a password unencrypted, except to this host (as net/smtp.PlainAuth).
+	if c.SMTPUsername != "" && !c.SMTPStartTLS && host != "localhost" && host != "127.0.0.1" && host != "::1" {
+		errs = append(errs, errors.New("HELHEDSPLAN_SMTP_PASSWORD is only sent encrypted: keep HELHEDSPLAN_SMTP_STARTTLS=true"))
+	}
+	return errs
 }
 
 // RequireDatabase reports a missing DATABASE_URL for the production roles.
@@ -127,6 +166,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("listen", c.Listen),
 		slog.String("finance_webhook_url", MaskURL(c.FinanceWebhookURL)),
 		slog.Bool("finance_webhook_secret", c.FinanceWebhookSecret != ""),
+		slog.String("smtp_addr", c.SMTPAddr),
+		slog.String("smtp_from", c.SMTPFrom),
+		slog.Bool("smtp_auth", c.SMTPUsername != ""),
+		slog.Bool("smtp_starttls", c.SMTPStartTLS),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("data_dir", c.DataDir),
 	)

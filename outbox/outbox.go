@@ -1,7 +1,8 @@
-// Package outbox delivers messages that transactions left in the outbox table: today the finance webhooks for
-// released and paid tranches. A message is written in the same transaction as the money movement it announces,
-// so none is lost and none is sent for a movement that rolled back; delivery is at least once, and each POST
-// carries the message's unique key as Idempotency-Key so the receiver can drop repeats.
+// Package outbox delivers messages that transactions left in the outbox table: the finance webhooks for
+// released and paid tranches, and the notification e-mails (by SMTP, see mail.go). A message is written in the
+// same transaction as the change it announces, so none is lost and none is sent for a change that rolled back;
+// delivery is at least once, and each POST carries the message's unique key as Idempotency-Key so the receiver
+// can drop repeats (each e-mail, its stable Message-ID).
 //
 // # The request
 //
@@ -92,11 +93,13 @@ var (
 	ErrSignatureMismatch = errors.New("webhook: no valid v1 signature")
 )
 
-// Dispatcher polls the outbox and POSTs each message to URL.
+// Dispatcher polls the outbox and POSTs each message to URL, except notification e-mails, which go to Mail.
 type Dispatcher struct {
-	Store    Store
-	URL      string
-	Secret   []byte
+	Store  Store
+	URL    string // the finance webhook; "" leaves finance messages waiting (see claim)
+	Secret []byte
+	// Mail sends the notification e-mails; nil marks them delivered without sending (see mail.go).
+	Mail     *Mailer
 	Client   *http.Client  // nil: a client without its own timeout (each request has Timeout)
 	Log      *slog.Logger  // nil: no logging
 	Interval time.Duration // how often to look for due messages when none are waiting; default 1 s
@@ -138,7 +141,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		msgs, err := d.Store.ClaimOutbox(ctx, free, d.lease())
+		msgs, err := d.claim(ctx, free)
 		if err != nil && ctx.Err() == nil {
 			d.log().Error("outbox: claim failed", "error", err)
 		}
@@ -173,7 +176,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // DeliverOnce claims up to Workers due messages, delivers them concurrently and waits until each has been
 // delivered or scheduled for a retry. It returns how many messages it claimed.
 func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
-	msgs, err := d.Store.ClaimOutbox(ctx, d.workers(), d.lease())
+	msgs, err := d.claim(ctx, d.workers())
 	if err != nil {
 		return 0, err
 	}
@@ -194,6 +197,9 @@ func (d *Dispatcher) handle(ctx context.Context, m store.OutboxMessage) error {
 	// The outcome is recorded even if ctx ended meanwhile: a delivery that got through should not be repeated.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
+	if s := (*settledError)(nil); errors.As(err, &s) {
+		return d.settle(mctx, m, s)
+	}
 	if err == nil {
 		if merr := d.Store.MarkOutboxDelivered(mctx, m.ID); merr != nil {
 			d.log().Error("outbox: delivered but not recorded; it will be sent again", "topic", m.Topic, "key", m.Key, "error", merr)
@@ -218,6 +224,12 @@ func (d *Dispatcher) handle(ctx context.Context, m store.OutboxMessage) error {
 }
 
 func (d *Dispatcher) deliver(ctx context.Context, m store.OutboxMessage) error {
+	if m.Topic == store.TopicNotificationEmail {
+		return d.deliverMail(ctx, m) // never to the webhook
+	}
+	if d.URL == "" {
+		return errNoWebhook
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(m.Payload))

@@ -134,8 +134,9 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	return e.Shutdown(shutdownCtx)
 }
 
-// runWorker runs the Temporal worker and, when a finance webhook is configured, the outbox dispatcher, until ctx
-// ends.
+// runWorker runs the Temporal worker and the outbox dispatcher until ctx ends. The dispatcher always runs: it
+// sends the finance webhooks when a webhook is configured (otherwise those messages wait for one) and the
+// notification e-mails when SMTP is (otherwise it marks them delivered without sending; see package outbox).
 func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg prometheus.Registerer) error {
 	divergences := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "helhedsplan_write_divergences_total",
@@ -151,12 +152,19 @@ func runWorker(ctx context.Context, cfg config.Config, log *slog.Logger, st *sto
 	}
 	log.Info("worker polling", "task_queue", "helhedsplan-initiatives")
 	g, gctx := errgroup.WithContext(ctx)
+	d := &outbox.Dispatcher{Store: st, URL: cfg.FinanceWebhookURL, Secret: []byte(cfg.FinanceWebhookSecret),
+		Client: &http.Client{Timeout: 30 * time.Second}, Log: log.With("component", "outbox")}
 	if cfg.FinanceWebhookURL != "" {
-		d := &outbox.Dispatcher{Store: st, URL: cfg.FinanceWebhookURL, Secret: []byte(cfg.FinanceWebhookSecret),
-			Client: &http.Client{Timeout: 30 * time.Second}, Log: log.With("component", "outbox")}
-		g.Go(func() error { return d.Run(gctx) })
 		log.Info("finance webhook enabled", "url", config.MaskURL(cfg.FinanceWebhookURL))
 	}
+	if cfg.SMTPAddr != "" {
+		d.Mail = &outbox.Mailer{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, StartTLS: cfg.SMTPStartTLS}
+		log.Info("notification e-mail enabled", "smtp_addr", cfg.SMTPAddr, "starttls", cfg.SMTPStartTLS)
+	} else {
+		log.Info("no SMTP configured: notification e-mails are marked delivered without sending")
+	}
+	g.Go(func() error { return d.Run(gctx) })
 	<-gctx.Done()
 	log.Info("worker stopping")
 	w.Stop() // waits for running activities up to the worker's stop timeout
