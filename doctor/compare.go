@@ -228,6 +228,19 @@ func approved(p domain.Phase) bool {
 		p == domain.PhaseCompleted
 }
 
+// paidLines is what the paid tranches took from each source: what stays reserved once an initiative is cancelled.
+func paidLines(st domain.Initiative) amounts {
+	out := amounts{}
+	for _, m := range st.Milestones {
+		if m.TrancheStatus == domain.TranchePaid {
+			for _, l := range m.Tranche {
+				out.add(l.SourceID, int64(l.AmountØre))
+			}
+		}
+	}
+	return out
+}
+
 // compareMoney checks the ledger, the disbursements and their outbox messages against the state.
 func compareMoney(o *outcome, id string, st domain.Initiative, db moneyRows) {
 	// The ledger, per kind (and milestone) and source.
@@ -239,26 +252,32 @@ func compareMoney(o *outcome, id string, st domain.Initiative, db moneyRows) {
 			reserved.add(e.SourceID, e.AmountØre)
 		case "unreserve":
 			reserved.add(e.SourceID, -e.AmountØre)
-		case "release", "pay":
+		case "release", "pay", "withdraw":
 			no := 0
 			if e.MilestoneNo != nil {
 				no = *e.MilestoneNo
 			}
-			m := released
-			if e.Kind == "pay" {
+			m, v := released, e.AmountØre
+			switch e.Kind {
+			case "pay":
 				m = paid
+			case "withdraw": // a released tranche taken back: released net of withdrawals
+				v = -v
 			}
 			if m[no] == nil {
 				m[no] = amounts{}
 			}
-			m[no].add(e.SourceID, e.AmountØre)
+			m[no].add(e.SourceID, v)
 		default:
 			o.add(id, KindLedgerMismatch, "ledger entry of unknown kind %q", e.Kind)
 		}
 	}
 	wantReserved := amounts{}
-	if approved(st.Phase) {
+	switch {
+	case approved(st.Phase):
 		wantReserved = linesOf(st.Proposal.Budget)
+	case st.Phase == domain.PhaseCancelled:
+		wantReserved = paidLines(st)
 	}
 	if !maps.Equal(reserved, wantReserved) {
 		o.add(id, KindLedgerMismatch, "reserved (net of unreserve): ledger %s; phase %s implies %s",
@@ -296,14 +315,15 @@ func compareMoney(o *outcome, id string, st domain.Initiative, db moneyRows) {
 		}
 	}
 
-	// The disbursements: one per released or paid milestone, under its derived ID.
+	// The disbursements: one per released, paid or withdrawn milestone, under its derived ID.
 	byID := map[string]store.Disbursement{}
 	for _, d := range db.disbursements {
 		byID[d.ID] = d
 	}
 	expected := map[string]bool{}
 	for _, m := range st.Milestones {
-		if m.TrancheStatus != domain.TrancheReleased && m.TrancheStatus != domain.TranchePaid {
+		if m.TrancheStatus != domain.TrancheReleased && m.TrancheStatus != domain.TranchePaid &&
+			m.TrancheStatus != domain.TrancheWithdrawn {
 			continue
 		}
 		did := domain.DisbursementID(id, m.No)
@@ -320,8 +340,11 @@ func compareMoney(o *outcome, id string, st domain.Initiative, db moneyRows) {
 		}
 		var problems []string
 		wantStatus := store.DisbursementPending
-		if m.TrancheStatus == domain.TranchePaid {
+		switch m.TrancheStatus {
+		case domain.TranchePaid:
 			wantStatus = store.DisbursementPaid
+		case domain.TrancheWithdrawn:
+			wantStatus = store.DisbursementWithdrawn
 		}
 		if d.Status != wantStatus {
 			problems = append(problems, fmt.Sprintf("status %s, tranche %s", d.Status, m.TrancheStatus))
@@ -352,9 +375,12 @@ func compareMoney(o *outcome, id string, st domain.Initiative, db moneyRows) {
 			o.add(id, KindDisbursementUnexpected, "disbursement %s (milestone %d, %s, %s) exists, but %s",
 				d.ID, d.MilestoneNo, d.Status, d.TotalØre, status)
 		}
-		// Every disbursement announces its release, and its payment once paid, to finance.
-		for _, topic := range []string{store.TopicDisbursementReleased, store.TopicDisbursementPaid} {
-			if topic == store.TopicDisbursementPaid && d.Status != store.DisbursementPaid {
+		// Every disbursement announces its release, and its payment once paid (its withdrawal once withdrawn), to
+		// finance.
+		for _, topic := range []string{store.TopicDisbursementReleased, store.TopicDisbursementPaid,
+			store.TopicDisbursementWithdrawn} {
+			if topic == store.TopicDisbursementPaid && d.Status != store.DisbursementPaid ||
+				topic == store.TopicDisbursementWithdrawn && d.Status != store.DisbursementWithdrawn {
 				continue
 			}
 			if !db.outboxKeys[topic+"/"+d.ID] {

@@ -10,11 +10,12 @@
 //   - the read model: the row's version and phase and the stored snapshot, field by field;
 //   - the event log: seqs 1..version without a gap, each event starting in the phase the previous one ended in,
 //     the last one ending in the workflow's phase;
-//   - the ledger: per funding source, a reservation equal to the approved budget once the initiative is approved,
-//     a release equal to the tranche of every released or paid milestone, a payment for every paid one, and
-//     nothing else;
-//   - the disbursements: one per released or paid milestone, named domain.DisbursementID, pending or paid as the
-//     workflow says, with the payment reference and the tranche's lines, and its finance messages in the outbox.
+//   - the ledger: per funding source, a reservation equal to the approved budget once the initiative is approved
+//     (what was paid, once cancelled), a release equal to the tranche of every released or paid milestone (net of
+//     withdrawals: a withdrawn tranche nets to nothing), a payment for every paid one, and nothing else;
+//   - the disbursements: one per released, paid or withdrawn milestone, named domain.DisbursementID, pending, paid
+//     or withdrawn as the workflow says, with the payment reference and the tranche's lines, and its finance
+//     messages in the outbox.
 //
 // An initiative whose read-model phase is not terminal but whose workflow is closed is stuck; one whose workflow
 // does not exist at all is reported too. (Initiatives in a terminal phase are not looked up: Temporal deletes
@@ -90,7 +91,7 @@ const (
 	KindEventLogMismatch = "event_log_mismatch"
 	// KindLedgerMismatch: the initiative's ledger entries are not what its state implies.
 	KindLedgerMismatch = "ledger_mismatch"
-	// KindDisbursementMissing: a released or paid milestone has no disbursement.
+	// KindDisbursementMissing: a released, paid or withdrawn milestone has no disbursement.
 	KindDisbursementMissing = "disbursement_missing"
 	// KindDisbursementUnexpected: a disbursement exists for a milestone whose tranche was not released.
 	KindDisbursementUnexpected = "disbursement_unexpected"
@@ -557,14 +558,15 @@ func (c *checker) loadMoney(ctx context.Context, id string) (moneyRows, error) {
 	if err := db.SelectContext(ctx, &ids, qDisbursements, id); err != nil {
 		return m, fmt.Errorf("disbursements: %w", err)
 	}
-	keys := make([]string, 0, 2*len(ids))
+	keys := make([]string, 0, 3*len(ids))
 	for _, did := range ids {
 		d, err := c.d.Store.GetDisbursement(ctx, did)
 		if err != nil {
 			return m, err
 		}
 		m.disbursements = append(m.disbursements, d)
-		keys = append(keys, store.TopicDisbursementReleased+"/"+did, store.TopicDisbursementPaid+"/"+did)
+		keys = append(keys, store.TopicDisbursementReleased+"/"+did, store.TopicDisbursementPaid+"/"+did,
+			store.TopicDisbursementWithdrawn+"/"+did)
 	}
 	m.outboxKeys = map[string]bool{}
 	if len(keys) > 0 {

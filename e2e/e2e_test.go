@@ -20,6 +20,7 @@ import (
 
 	"github.com/helhedsplan/helhedsplan/activities"
 	"github.com/helhedsplan/helhedsplan/doctor"
+	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/internal/apiclient"
 	"github.com/helhedsplan/helhedsplan/internal/faultproxy"
 	"github.com/helhedsplan/helhedsplan/internal/lifecycle"
@@ -139,6 +140,9 @@ func startEnv(t *testing.T, dsn string, opts stack.Options, proxy *faultproxy.Pr
 	}
 	t.Cleanup(s.Close)
 	e := &env{t: t, ts: ts, dsn: dsn, st: st, s: s, proxy: proxy}
+	// The scenarios here are about steps, faults and money, not about how the board votes: the chair decides every
+	// matter alone, so one request is one decision. The voting tests set the seeded rules back (boardVotes).
+	e.setBoard(domain.MatterKinds, "e2e: formanden træffer alle beslutninger alene")
 	// Registered after s.Close, so it runs before it: whatever the scenario did, the money adds up.
 	t.Cleanup(func() {
 		defer func() {
@@ -169,9 +173,24 @@ func startEnv(t *testing.T, dsn string, opts stack.Options, proxy *faultproxy.Pr
 	api := &apiclient.Client{BaseURL: s.URL}
 	e.api = api
 	e.driver = &lifecycle.Driver{API: api, Tokens: lifecycle.Tokens{
-		OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], Finance: s.Tokens["fin-peter"]}}
+		OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], OtherBoard: []string{s.Tokens["bs-lars"], s.Tokens["bs-sofie"]}, Finance: s.Tokens["fin-peter"]}}
 	return e
 }
+
+// setBoard records the seeded board of three (Hanne chairs) with chairAlone as what the chair decides alone.
+func (e *env) setBoard(chairAlone []domain.MatterKind, note string) {
+	e.t.Helper()
+	b := domain.Board{Members: []string{"bs-hanne", "bs-lars", "bs-sofie"}, Chair: "bs-hanne",
+		ChairAlone: append([]domain.MatterKind{}, chairAlone...)}
+	admin := domain.Actor{UserID: "adm-karen", Name: "Karen Iversen", Role: domain.RoleAdmin}
+	if _, err := e.st.SetBoard(context.Background(), "viborg-2021-2025", b, admin, note); err != nil {
+		e.t.Fatalf("set the board: %v", err)
+	}
+}
+
+// boardVotes gives the board the seeded rules: proposals, evaluations, changes and cancellations by majority
+// vote, milestone reports by the chair alone.
+func (e *env) boardVotes() { e.setBoard(domain.DefaultChairAlone, "e2e: bestyrelsen stemmer") }
 
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()

@@ -40,7 +40,7 @@ func TestDevStackRestartKeepsInitiativesAndOpenWorkflowsContinue(t *testing.T) {
 			t.Fatal(err)
 		}
 		return temporal, c, s, &lifecycle.Driver{API: &apiclient.Client{BaseURL: s.URL}, Tokens: lifecycle.Tokens{
-			OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], Finance: s.Tokens["fin-peter"]}}
+			OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], OtherBoard: []string{s.Tokens["bs-lars"], s.Tokens["bs-sofie"]}, Finance: s.Tokens["fin-peter"]}}
 	}
 	stop := func(temporal *devstack.Temporal, c client.Client, s *stack.Stack) {
 		t.Helper()

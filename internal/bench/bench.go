@@ -126,7 +126,7 @@ func Run(ctx context.Context, o Options, w io.Writer) (err error) {
 	rec := &recorder{byName: map[string][]time.Duration{}}
 	api := &apiclient.Client{BaseURL: s.URL, Observe: rec.observe}
 	api.HTTP = httpClient(o.Clients)
-	d := &lifecycle.Driver{API: api, Tokens: lifecycle.Tokens{OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], Finance: s.Tokens["fin-peter"]}}
+	d := &lifecycle.Driver{API: api, Tokens: lifecycle.Tokens{OperationalGroup: s.Tokens["og-mette"], Board: s.Tokens["bs-hanne"], OtherBoard: []string{s.Tokens["bs-lars"], s.Tokens["bs-sofie"]}, Finance: s.Tokens["fin-peter"]}}
 
 	fmt.Fprintf(w, "helhedsplan bench: %d lifecycles from %d clients, %d open initiatives, %d read-model rows (GOMAXPROCS=%d)\n\n",
 		o.Lifecycles, o.Clients, o.Open, o.Rows, runtime.GOMAXPROCS(0))

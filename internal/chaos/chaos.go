@@ -186,7 +186,7 @@ func (s *suite) setUp(ctx context.Context) error {
 	}
 	_ = os.WriteFile(filepath.Join(s.dir, "tokens.env"), []byte(env.String()), 0o600)
 	s.say("database migrated and seeded (plan %s), %d API tokens", sd.Plan.ID, len(tokens))
-	s.tokens = lifecycle.Tokens{OperationalGroup: tokens["og-mette"], Board: tokens["bs-hanne"], Finance: tokens["fin-peter"]}
+	s.tokens = lifecycle.Tokens{OperationalGroup: tokens["og-mette"], Board: tokens["bs-hanne"], OtherBoard: []string{tokens["bs-lars"], tokens["bs-sofie"]}, Finance: tokens["fin-peter"]}
 	if slices.Contains([]string{s.tokens.OperationalGroup, s.tokens.Board, s.tokens.Finance}, "") {
 		return errors.New("the seed has no og-mette, bs-hanne or fin-peter")
 	}

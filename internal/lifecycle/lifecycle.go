@@ -13,8 +13,11 @@ import (
 // Tokens are the bearer tokens of the people who act.
 type Tokens struct {
 	OperationalGroup string
-	Board            string
-	Finance          string
+	Board            string // the chair: votes first, and decides alone where the board's rules say so
+	// OtherBoard are the other board members, who vote after the chair until the board has decided (a board
+	// that decides by majority needs more than one vote).
+	OtherBoard []string
+	Finance    string
 }
 
 // Amount is an amount from one funding source.
@@ -130,11 +133,24 @@ func (d *Driver) Confirm(ctx context.Context, disbursementID, reference string) 
 	return err
 }
 
+// vote has the chair and then each other board member cast the same vote until decided says the board has.
+func (d *Driver) vote(ctx context.Context, id, action, route string, body any, decided func(Initiative) bool) (Initiative, error) {
+	in, err := d.Act(ctx, id, action, route, d.Tokens.Board, body)
+	for _, tok := range d.Tokens.OtherBoard {
+		if err != nil || decided(in) {
+			break
+		}
+		in, err = d.Act(ctx, id, action, route, tok, body)
+	}
+	return in, err
+}
+
 // Complete takes an initiative from board review to completed: approve, then for each milestone pay its
 // tranche, report and accept, then evaluate. Each step checks the phase the API answers with.
 func (d *Driver) Complete(ctx context.Context, in Initiative, spentPerMilestone int64) (Initiative, error) {
 	id := in.ID
-	in, err := d.Act(ctx, id, "/decision", "/decision", d.Tokens.Board, map[string]string{"outcome": "approve", "comment": "Godkendt på bestyrelsesmødet"})
+	in, err := d.vote(ctx, id, "/decision", "/decision", map[string]string{"outcome": "approve", "comment": "Godkendt på bestyrelsesmødet"},
+		func(in Initiative) bool { return in.Phase != "board_review" })
 	if err != nil {
 		return in, fmt.Errorf("approve: %w", err)
 	}
@@ -174,7 +190,8 @@ func (d *Driver) Finish(ctx context.Context, in Initiative, spentPerMilestone in
 		map[string]any{"summary": "Delvist opfyldt", "results": results}); err != nil {
 		return in, fmt.Errorf("evaluation: %w", err)
 	}
-	if in, err = d.Act(ctx, id, "/evaluation/accept", "/evaluation/accept", d.Tokens.Board, map[string]string{"comment": "Taget til efterretning"}); err != nil {
+	if in, err = d.vote(ctx, id, "/evaluation/accept", "/evaluation/accept", map[string]string{"comment": "Taget til efterretning"},
+		func(in Initiative) bool { return in.Phase != "evaluation" }); err != nil {
 		return in, fmt.Errorf("accept evaluation: %w", err)
 	}
 	if in.Phase != "completed" {
