@@ -175,7 +175,7 @@ func TestEveryPathReplaysWithTheCurrentCode(t *testing.T) {
 		{name: "v2_votes_conflict_sent_back_completed", drive: func(t *testing.T, e *env) string {
 			e.boardVotes()
 			ctx := context.Background()
-			in := propose(t, e, lifecycle.Sample("Stemmer", 2, 5_000_000, 2_000_000))
+			in := propose(t, e, lifecycle.Sample("Stemmer", 1, 5_000_000, 2_000_000))
 			mustPhase(t, "conflict", "board_review")(e.driver.Act(ctx, in.ID, "/conflict", "/conflict", e.s.Tokens["bs-sofie"],
 				map[string]string{"reason": "Formand for afdelingsbestyrelsen"}))
 			mustPhase(t, "lars rejects", "board_review")(e.driver.Act(ctx, in.ID, "/decision", "/decision", e.s.Tokens["bs-lars"],
@@ -190,11 +190,18 @@ func TestEveryPathReplaysWithTheCurrentCode(t *testing.T) {
 			mustPhase(t, "send back", "executing")(e.driver.Act(ctx, in.ID, "/milestones/1/return", "/milestones/{n}/return", e.driver.Tokens.Board,
 				map[string]string{"comment": "Mangler deltagertal"}))
 			mustPhase(t, "report again", "executing")(e.driver.Act(ctx, in.ID, "/milestones/1/report", "/milestones/{n}/report", e.driver.Tokens.OperationalGroup, report))
-			in, err = e.driver.Act(ctx, in.ID, "/milestones/1/accept", "/milestones/{n}/accept", e.driver.Tokens.Board, map[string]string{})
-			mustPhase(t, "accept", "funding")(in, err)
-			if _, err := e.driver.Finish(ctx, in, 1000); err != nil {
-				t.Fatal(err)
-			}
+			mustPhase(t, "accept", "evaluation")(e.driver.Act(ctx, in.ID, "/milestones/1/accept", "/milestones/{n}/accept", e.driver.Tokens.Board, map[string]string{}))
+			evaluation := map[string]any{"summary": "Delvist opfyldt", "results": []map[string]any{
+				{"goal_id": "g1", "achieved": true, "result": "Ja"}, {"goal_id": "g2", "achieved": false, "result": "Nej"}}}
+			mustPhase(t, "evaluate", "evaluation")(e.driver.Act(ctx, in.ID, "/evaluation", "/evaluation", e.driver.Tokens.OperationalGroup, evaluation))
+			// Sofie is inhabil: Hanne and Lars are the board for this initiative, and both must agree.
+			mustPhase(t, "hanne: back", "evaluation")(e.driver.Act(ctx, in.ID, "/evaluation/return", "/evaluation/return", e.driver.Tokens.Board,
+				map[string]string{"comment": "Uddyb mål 2"}))
+			mustPhase(t, "lars: back", "evaluation")(e.driver.Act(ctx, in.ID, "/evaluation/return", "/evaluation/return", e.s.Tokens["bs-lars"],
+				map[string]string{"comment": "Enig"}))
+			mustPhase(t, "evaluate again", "evaluation")(e.driver.Act(ctx, in.ID, "/evaluation", "/evaluation", e.driver.Tokens.OperationalGroup, evaluation))
+			mustPhase(t, "hanne", "evaluation")(e.driver.Act(ctx, in.ID, "/evaluation/accept", "/evaluation/accept", e.driver.Tokens.Board, map[string]string{}))
+			mustPhase(t, "lars", "completed")(e.driver.Act(ctx, in.ID, "/evaluation/accept", "/evaluation/accept", e.s.Tokens["bs-lars"], map[string]string{}))
 			return in.ID
 		}},
 		{name: "v2_cancelled", drive: func(t *testing.T, e *env) string {

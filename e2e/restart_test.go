@@ -56,8 +56,14 @@ func TestDevStackRestartKeepsInitiativesAndOpenWorkflowsContinue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in, err = d.Act(ctx, in.ID, "/decision", "", d.Tokens.Board, map[string]string{"outcome": "approve"}); err != nil {
-		t.Fatal(err)
+	// The seeded board of three decides by majority: the chair's vote and a second settle it.
+	for _, tok := range []string{d.Tokens.Board, d.Tokens.OtherBoard[0]} {
+		if in, err = d.Act(ctx, in.ID, "/decision", "", tok, map[string]string{"outcome": "approve"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if in.Phase != "funding" {
+		t.Fatalf("after two approvals: phase %s, want funding", in.Phase)
 	}
 	if err := d.Confirm(ctx, in.Milestones[0].DisbursementID, "BANK-FØR"); err != nil {
 		t.Fatal(err)

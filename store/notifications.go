@@ -14,6 +14,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/helhedsplan/helhedsplan/domain"
 )
 
 // TopicNotificationEmail is the outbox topic of a notification's e-mail (payload NotificationEmail). The outbox
@@ -113,8 +115,16 @@ func notify(ctx context.Context, tx *sqlx.Tx, in []NotifyInput) error {
 	return nil
 }
 
-// checkNotify refuses a notification the workflow should never have built; the database checks the same.
+// checkNotify refuses a notification the workflow should never have built; the database checks the same. The
+// refusal is a *domain.RuleError, so the step is not retried: the same input would fail the same way forever.
 func checkNotify(n NotifyInput) error {
+	if err := checkNotifyFields(n); err != nil {
+		return domain.Refuse(domain.CodeValidation, "%s", err.Error())
+	}
+	return nil
+}
+
+func checkNotifyFields(n NotifyInput) error {
 	switch {
 	case n.PlanID == "" || n.InitiativeID == "" || n.Seq < 1:
 		return fmt.Errorf("notify: plan, initiative and seq are required, got %q %q v%d", n.PlanID, n.InitiativeID, n.Seq)

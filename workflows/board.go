@@ -303,15 +303,15 @@ func (w *initiative) cancel(ctx workflow.Context, plan domain.Plan, d decision,
 	}
 	seq := tr.Event.Seq
 	notify := []store.NotifyInput{{PlanID: w.state.PlanID, InitiativeID: w.state.ID, Seq: seq, Kind: store.NotifyInfo,
-		Title: "Indsatsen er annulleret: " + w.state.Proposal.Title,
-		Body: "Bestyrelsen har annulleret indsatsen. Begrundelse: " + w.state.Cancellation.Reason +
-			"\nDet ikke udbetalte beløb er givet tilbage til finansieringskilderne.",
+		Title: clip("Indsatsen er annulleret: "+w.state.Proposal.Title, store.MaxNotificationTitle),
+		Body: clip("Bestyrelsen har annulleret indsatsen. Begrundelse: "+w.state.Cancellation.Reason+
+			"\nDet ikke udbetalte beløb er givet tilbage til finansieringskilderne.", store.MaxNotificationBody),
 		Audience: store.Audience{UserIDs: []string{w.state.Proposer.UserID}}}}
 	if len(withdrawn) > 0 {
 		notify = append(notify, store.NotifyInput{PlanID: w.state.PlanID, InitiativeID: w.state.ID, Seq: seq,
-			Kind: store.NotifyEscalation, Title: "Udbetaling trukket tilbage: " + w.state.Proposal.Title,
-			Body: "Indsatsen er annulleret af bestyrelsen. Disse udbetalinger må ikke gennemføres og er fjernet fra " +
-				"listen over udbetalinger: " + joinIDs(withdrawn) + ".",
+			Kind: store.NotifyEscalation, Title: clip("Udbetaling trukket tilbage: "+w.state.Proposal.Title, store.MaxNotificationTitle),
+			Body: clip("Indsatsen er annulleret af bestyrelsen. Disse udbetalinger må ikke gennemføres og er fjernet fra "+
+				"listen over udbetalinger: "+joinIDs(withdrawn)+".", store.MaxNotificationBody),
 			Audience: store.Audience{Roles: []domain.Role{domain.RoleFinance}}})
 	}
 	in := &store.CancelInput{PlanID: w.state.PlanID, InitiativeID: w.state.ID, DelaftaleID: w.state.Proposal.DelaftaleID,

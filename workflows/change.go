@@ -81,7 +81,7 @@ func (w *initiative) decideChange(ctx workflow.Context, d decision,
 			return w.result(), err
 		}
 		n := store.NotifyInput{PlanID: w.state.PlanID, InitiativeID: w.state.ID, Seq: tr.Event.Seq, Kind: store.NotifyInfo,
-			Title: "Ændring afventer Landsbyggefonden: " + w.state.Proposal.Title,
+			Title: clip("Ændring afventer Landsbyggefonden: "+w.state.Proposal.Title, store.MaxNotificationTitle),
 			Body: "Bestyrelsen har godkendt en strategisk ændring. Den træder i kraft, når Landsbyggefondens " +
 				"godkendelse er registreret.",
 			Audience: store.Audience{Roles: []domain.Role{domain.RoleAdmin}}}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -55,6 +56,9 @@ func (w *initiative) waitForTheEnd(ctx workflow.Context) error {
 			// Not sent (a divergence the log and the doctor report); do not try it again in this run.
 			w.log.Error("Alarm not sent", "alarm", next.Key, "error", err)
 			skipped[next.Key] = true
+		} else if !w.state.Sent(next.Key) && w.state.Version == version {
+			// Neither sent nor overtaken by a step: never choose it again, or this loop would never yield.
+			skipped[next.Key] = true
 		}
 	}
 	return nil
@@ -101,7 +105,7 @@ func (w *initiative) fire(ctx workflow.Context, key string) error {
 			return w.result(), err
 		}
 		n := store.NotifyInput{PlanID: w.state.PlanID, InitiativeID: w.state.ID, Seq: tr.Event.Seq, Kind: kind,
-			Title: title, Body: body, Audience: audience}
+			Title: clip(title, store.MaxNotificationTitle), Body: clip(body, store.MaxNotificationBody), Audience: audience}
 		return w.commit(ctx, store.Step{Transitions: []store.Transition{tr}, Notify: []store.NotifyInput{n}}, next)
 	})
 	return err
@@ -172,4 +176,14 @@ var danishMonths = [...]string{"januar", "februar", "marts", "april", "maj", "ju
 func danishDate(d domain.Date) string {
 	t := d.Time()
 	return fmt.Sprintf("%d. %s %d", t.Day(), danishMonths[t.Month()-1], t.Year())
+}
+
+// clip shortens s to at most n characters, ending in "…" when it cut: titles of the largest initiatives would
+// otherwise make a notification longer than the store takes.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// WebhookURL and WebhookSecret, when set, run the outbox dispatcher as the worker role does.
 	WebhookURL    string
 	WebhookSecret string
+	// Mail, when set, has the dispatcher send notification e-mails through it, as the worker role does with
+	// HELHEDSPLAN_SMTP_ADDR.
+	Mail *outbox.Mailer
 	// Web configures the web application, mounted for every path outside /api/ as in the api role (with dev
 	// sign-in when Web.DevSignIn is set). API.Web, when set, replaces it.
 	Web web.Config
@@ -98,9 +101,9 @@ func Start(ctx context.Context, c client.Client, st *store.Store, opts Options) 
 			return nil, err
 		}
 	}
-	if opts.WebhookURL != "" {
+	if opts.WebhookURL != "" || opts.Mail != nil {
 		d := &outbox.Dispatcher{Store: st, URL: opts.WebhookURL, Secret: []byte(opts.WebhookSecret), Log: log,
-			Interval: 50 * time.Millisecond}
+			Interval: 50 * time.Millisecond, Mail: opts.Mail}
 		var dctx context.Context
 		dctx, s.stop = context.WithCancel(context.Background())
 		s.done = make(chan struct{})
