@@ -3,9 +3,12 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
@@ -59,6 +62,47 @@ type resubmitBody struct {
 type decisionBody struct {
 	Outcome string `json:"outcome" required:"true"`
 	Comment string `json:"comment"`
+	// Matter is what the vote is on: "" or proposal (the default), milestone, evaluation, change, cancellation.
+	Matter      string `json:"matter"`
+	MilestoneNo int    `json:"milestone_no"` // for matter milestone
+}
+
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+type meetingVoteBody struct {
+	MemberID string `json:"member_id" required:"true"`
+	Outcome  string `json:"outcome" required:"true"`
+}
+
+type meetingDecisionBody struct {
+	MeetingID   string            `json:"meeting_id" required:"true"`
+	Matter      string            `json:"matter"`
+	MilestoneNo int               `json:"milestone_no"`
+	Present     []string          `json:"present" required:"true"`
+	Votes       []meetingVoteBody `json:"votes" required:"true"`
+	Comment     string            `json:"comment"`
+}
+
+// changeBody asks to change an approved initiative: the complete budget and milestone plan it should have.
+type changeBody struct {
+	Reason     string          `json:"reason" required:"true"`
+	Budget     []amountBody    `json:"budget" required:"true"`
+	Milestones []milestoneBody `json:"milestones" required:"true"`
+}
+
+// toDomain converts the body; the problems are dates it could not parse, reported like the domain's own.
+func (b changeBody) toDomain() ([]domain.SourceAmount, []domain.MilestonePlan, []domain.FieldProblem) {
+	p, problems := proposalBody{Budget: b.Budget, Milestones: b.Milestones}.toDomain()
+	return p.Budget, p.Milestones, problems
+}
+
+// lbfBody is Landsbyggefonden's answer to a strategic change, from its letter.
+type lbfBody struct {
+	Approved   bool   `json:"approved" required:"true"`
+	LetterDate string `json:"letter_date" required:"true"` // parsed here so a bad date is a field problem
+	Reference  string `json:"reference" required:"true"`
 }
 
 type withdrawBody struct {
@@ -431,6 +475,7 @@ type proposalOut struct {
 }
 
 type ballotOut struct {
+	Matter   string    `json:"matter"` // the round (domain.MatterKey); "" is the proposal's current revision
 	Revision int       `json:"revision"`
 	Actor    actorOut  `json:"actor"`
 	Outcome  string    `json:"outcome"`
@@ -439,11 +484,15 @@ type ballotOut struct {
 }
 
 type decisionOut struct {
-	Revision int         `json:"revision"`
-	Outcome  string      `json:"outcome"`
-	Comment  string      `json:"comment"`
-	Ballots  []ballotOut `json:"ballots"`
-	At       time.Time   `json:"at"`
+	Matter      string      `json:"matter"`     // proposal, milestone, evaluation, change, cancellation
+	MatterKey   string      `json:"matter_key"` // the round (domain.MatterKey); "" for the proposal
+	MilestoneNo int         `json:"milestone_no,omitempty"`
+	Revision    int         `json:"revision"`
+	Outcome     string      `json:"outcome"`
+	Comment     string      `json:"comment"`
+	Ballots     []ballotOut `json:"ballots"`
+	At          time.Time   `json:"at"`
+	Tally       *tallyOut   `json:"tally,omitempty"` // how the votes decided it; absent under the legacy quorum count
 }
 
 type reportOut struct {
@@ -467,8 +516,10 @@ type milestoneOut struct {
 	PaidAt           *time.Time  `json:"paid_at,omitempty"`
 	PaymentReference string      `json:"payment_reference,omitempty"`
 	Report           *reportOut  `json:"report,omitempty"`
-	AcceptedBy       *actorOut   `json:"accepted_by,omitempty"`
-	AcceptedAt       *time.Time  `json:"accepted_at,omitempty"`
+	// Returned are earlier reports the board sent back, oldest first, with the board's comment.
+	Returned   []returnedOut `json:"returned"`
+	AcceptedBy *actorOut     `json:"accepted_by,omitempty"`
+	AcceptedAt *time.Time    `json:"accepted_at,omitempty"`
 }
 
 type goalResultOut struct {
@@ -487,6 +538,90 @@ type evaluationOut struct {
 	Comment     string          `json:"comment,omitempty"`
 }
 
+// lbfOut is Landsbyggefonden's answer to a strategic change, as the secretariat recorded it.
+type lbfOut struct {
+	Approved   bool      `json:"approved"`
+	LetterDate string    `json:"letter_date"`
+	Reference  string    `json:"reference"`
+	RecordedBy actorOut  `json:"recorded_by"`
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+// changeOut is a change request: the budget and milestone plan it asks for, what it moves, and where it is.
+type changeOut struct {
+	No             int                `json:"no"`
+	Reason         string             `json:"reason"`
+	RequestedBy    actorOut           `json:"requested_by"`
+	RequestedAt    time.Time          `json:"requested_at"`
+	Budget         []amountOut        `json:"budget"`
+	BudgetTotalOre int64              `json:"budget_total_ore"`
+	BudgetTotal    string             `json:"budget_total"`
+	Milestones     []milestonePlanOut `json:"milestones"`
+	MovedOre       int64              `json:"moved_ore"`
+	Moved          string             `json:"moved"`
+	Reserve        []amountOut        `json:"reserve"`   // reserved in addition, per source, when it takes effect
+	Unreserve      []amountOut        `json:"unreserve"` // given back, per source, when it takes effect
+	ChairAlone     bool               `json:"chair_alone"`
+	Strategic      bool               `json:"strategic"`
+	Status         string             `json:"status"`
+	StatusName     string             `json:"status_name"`
+	DecidedAt      *time.Time         `json:"decided_at,omitempty"`
+	AppliedAt      *time.Time         `json:"applied_at,omitempty"`
+	LBF            *lbfOut            `json:"lbf,omitempty"`
+}
+
+// versionOut is one approved version of the initiative's budget and milestone plan.
+type versionOut struct {
+	Version        int                `json:"version"`
+	ChangeNo       int                `json:"change_no,omitempty"` // absent for version 1, the approved proposal
+	Budget         []amountOut        `json:"budget"`
+	BudgetTotalOre int64              `json:"budget_total_ore"`
+	BudgetTotal    string             `json:"budget_total"`
+	Milestones     []milestonePlanOut `json:"milestones"`
+	DecidedBy      []string           `json:"decided_by"`
+	At             time.Time          `json:"at"`
+}
+
+func milestonePlansOut(in []domain.MilestonePlan) []milestonePlanOut {
+	out := make([]milestonePlanOut, len(in))
+	for i, m := range in {
+		out[i] = milestonePlanOut{Title: m.Title, DueDate: m.DueDate.String(), Tranche: amountsOut(m.Tranche)}
+	}
+	return out
+}
+
+func changesOut(in []domain.Change) []changeOut {
+	out := make([]changeOut, len(in))
+	for i, c := range in {
+		co := changeOut{No: c.No, Reason: c.Reason, RequestedBy: actorToOut(c.RequestedBy), RequestedAt: c.RequestedAt,
+			Budget: amountsOut(c.Budget), BudgetTotalOre: int64(domain.Total(c.Budget)),
+			BudgetTotal: domain.Total(c.Budget).String(), Milestones: milestonePlansOut(c.Milestones),
+			MovedOre: int64(c.MovedØre), Moved: c.MovedØre.String(), Reserve: amountsOut(c.Reserve),
+			Unreserve: amountsOut(c.Unreserve), ChairAlone: c.ChairAlone, Strategic: c.Strategic,
+			Status: string(c.Status), StatusName: c.Status.DanishName(), DecidedAt: c.DecidedAt, AppliedAt: c.AppliedAt}
+		if l := c.LBF; l != nil {
+			co.LBF = &lbfOut{Approved: l.Approved, LetterDate: l.LetterDate.String(), Reference: l.Reference,
+				RecordedBy: actorToOut(l.RecordedBy), RecordedAt: l.RecordedAt}
+		}
+		out[i] = co
+	}
+	return out
+}
+
+func versionsOut(in []domain.ApprovedVersion) []versionOut {
+	out := make([]versionOut, len(in))
+	for i, v := range in {
+		by := v.DecidedBy
+		if by == nil {
+			by = []string{}
+		}
+		out[i] = versionOut{Version: v.Version, ChangeNo: v.ChangeNo, Budget: amountsOut(v.Budget),
+			BudgetTotalOre: int64(domain.Total(v.Budget)), BudgetTotal: domain.Total(v.Budget).String(),
+			Milestones: milestonePlansOut(v.Milestones), DecidedBy: by, At: v.At}
+	}
+	return out
+}
+
 type initiativeOut struct {
 	ID              string         `json:"id"`
 	PlanID          string         `json:"plan_id"`
@@ -501,23 +636,38 @@ type initiativeOut struct {
 	Milestones      []milestoneOut `json:"milestones"`
 	Evaluation      *evaluationOut `json:"evaluation,omitempty"`
 	WithdrawnReason string         `json:"withdrawn_reason,omitempty"`
-	PaidTotalOre    int64          `json:"paid_total_ore"`
-	PaidTotal       string         `json:"paid_total"`
-	SpentTotalOre   int64          `json:"spent_total_ore"`
-	SpentTotal      string         `json:"spent_total"`
-	CreatedAt       time.Time      `json:"created_at"`
-	UpdatedAt       time.Time      `json:"updated_at"`
+	// The board's business: the open rounds with every member's standing, conflicts of interest, the (latest)
+	// cancellation, evaluations sent back, reminders and escalations sent, and the open steps with deadlines.
+	OpenRounds          []roundOut       `json:"open_rounds"`
+	Conflicts           []conflictOut    `json:"conflicts"`
+	Cancellation        *cancellationOut `json:"cancellation,omitempty"`
+	EvaluationsReturned []returnedOut    `json:"evaluations_returned"`
+	Alerts              []alertOut       `json:"alerts"`
+	OpenSteps           []openStepOut    `json:"open_steps"`
+	// Changes are the change requests after approval, oldest first; Versions every approved version of the
+	// budget and milestone plan (version 1 is the proposal as approved).
+	Changes       []changeOut  `json:"changes"`
+	Versions      []versionOut `json:"versions"`
+	PaidTotalOre  int64        `json:"paid_total_ore"`
+	PaidTotal     string       `json:"paid_total"`
+	SpentTotalOre int64        `json:"spent_total_ore"`
+	SpentTotal    string       `json:"spent_total"`
+	CreatedAt     time.Time    `json:"created_at"`
+	UpdatedAt     time.Time    `json:"updated_at"`
 }
 
 func ballotsOut(in []domain.Ballot) []ballotOut {
 	out := make([]ballotOut, len(in))
 	for i, b := range in {
-		out[i] = ballotOut{Revision: b.Revision, Actor: actorToOut(b.Actor), Outcome: string(b.Outcome), Comment: b.Comment, At: b.At}
+		out[i] = ballotOut{Matter: b.Matter, Revision: b.Revision, Actor: actorToOut(b.Actor), Outcome: string(b.Outcome),
+			Comment: b.Comment, At: b.At}
 	}
 	return out
 }
 
-func initiativeToOut(in domain.Initiative) initiativeOut {
+// initiativeToOut is the initiative as the API shows it. plan is its plan (the board's rules and the deadline
+// settings decide the open rounds and steps) and today the Copenhagen date the steps are overdue against.
+func initiativeToOut(in domain.Initiative, plan domain.Plan, today domain.Date) initiativeOut {
 	p := in.Proposal
 	areas := append([]string{}, p.HousingAreaIDs...)
 	out := initiativeOut{
@@ -532,6 +682,8 @@ func initiativeToOut(in domain.Initiative) initiativeOut {
 		Ballots:         ballotsOut(in.Ballots),
 		Decisions:       make([]decisionOut, len(in.Decisions)),
 		Milestones:      make([]milestoneOut, len(in.Milestones)),
+		Changes:         changesOut(in.Changes),
+		Versions:        versionsOut(in.Versions),
 		WithdrawnReason: in.WithdrawnReason,
 		PaidTotalOre:    int64(in.PaidTotal()),
 		PaidTotal:       in.PaidTotal().String(),
@@ -547,8 +699,10 @@ func initiativeToOut(in domain.Initiative) initiativeOut {
 		out.Proposal.Milestones[i] = milestonePlanOut{Title: m.Title, DueDate: m.DueDate.String(), Tranche: amountsOut(m.Tranche)}
 	}
 	for i, d := range in.Decisions {
-		out.Decisions[i] = decisionOut{Revision: d.Revision, Outcome: string(d.Outcome), Comment: d.Comment,
-			Ballots: ballotsOut(d.Ballots), At: d.At}
+		kind, no := matterOf(d.Matter)
+		out.Decisions[i] = decisionOut{Matter: string(kind), MatterKey: d.Matter, MilestoneNo: no,
+			Revision: d.Revision, Outcome: string(d.Outcome), Comment: d.Comment, Ballots: ballotsOut(d.Ballots),
+			At: d.At, Tally: tallyToOut(d.Tally)}
 	}
 	for i, m := range in.Milestones {
 		mo := milestoneOut{
@@ -556,7 +710,7 @@ func initiativeToOut(in domain.Initiative) initiativeOut {
 			TrancheTotalOre: int64(domain.Total(m.Tranche)), TrancheTotal: domain.Total(m.Tranche).String(),
 			TrancheStatus: string(m.TrancheStatus), DisbursementID: m.DisbursementID,
 			ReleasedAt: m.ReleasedAt, PaidAt: m.PaidAt, PaymentReference: m.PaymentReference,
-			AcceptedBy: actorPtrOut(m.AcceptedBy), AcceptedAt: m.AcceptedAt,
+			AcceptedBy: actorPtrOut(m.AcceptedBy), AcceptedAt: m.AcceptedAt, Returned: returnedToOut(m.Returned),
 		}
 		if r := m.Report; r != nil {
 			mo.Report = &reportOut{Summary: r.Summary, SpentOre: int64(r.SpentØre), Spent: r.SpentØre.String(),
@@ -573,6 +727,7 @@ func initiativeToOut(in domain.Initiative) initiativeOut {
 		}
 		out.Evaluation = eo
 	}
+	boardToOut(&out, in, plan, today)
 	return out
 }
 
@@ -621,6 +776,10 @@ type disbursementOut struct {
 	ReleasedAt      time.Time   `json:"released_at"`
 	PaidAt          *time.Time  `json:"paid_at"`
 	PaidBy          *string     `json:"paid_by"`
+	// WithdrawnAt and WithdrawnReason are set when the disbursement was taken back from finance unpaid (status
+	// withdrawn: the initiative was cancelled).
+	WithdrawnAt     *time.Time `json:"withdrawn_at"`
+	WithdrawnReason *string    `json:"withdrawn_reason"`
 }
 
 func disbursementToOut(d store.Disbursement) disbursementOut {
@@ -629,5 +788,221 @@ func disbursementToOut(d store.Disbursement) disbursementOut {
 		MilestoneNo: d.MilestoneNo, MilestoneTitle: d.MilestoneTitle, Lines: amountsOut(d.Lines),
 		TotalOre: int64(d.TotalØre), Total: d.TotalØre.String(), Status: d.Status, Reference: d.Reference,
 		ReleasedAt: d.ReleasedAt, PaidAt: d.PaidAt, PaidBy: d.PaidBy,
+		WithdrawnAt: d.WithdrawnAt, WithdrawnReason: d.WithdrawnReason,
+	}
+}
+
+// ---- the board's business on an initiative ----
+
+// countsOut is how many votes each outcome has.
+type countsOut struct {
+	Approve        int `json:"approve"`
+	Reject         int `json:"reject"`
+	RequestChanges int `json:"request_changes"`
+}
+
+func countsToOut(c map[domain.Outcome]int) countsOut {
+	return countsOut{Approve: c[domain.OutcomeApprove], Reject: c[domain.OutcomeReject],
+		RequestChanges: c[domain.OutcomeRequestChanges]}
+}
+
+// tallyOut is how the board's votes decided a matter (domain.DecisionTally).
+type tallyOut struct {
+	Basis        string    `json:"basis,omitempty"` // majority, chair_casting_vote, no_majority; absent when the chair decided alone
+	ChairAlone   bool      `json:"chair_alone"`
+	Early        bool      `json:"early"` // decided before every entitled member voted: the rest could not change it
+	Counts       countsOut `json:"counts"`
+	Entitled     int       `json:"entitled"`
+	Voted        int       `json:"voted"`
+	QuorumNeeded int       `json:"quorum_needed"`
+	Recused      []string  `json:"recused"`              // members not entitled: a conflict of interest, or the proposer
+	MeetingID    string    `json:"meeting_id,omitempty"` // the meeting the votes were taken at
+	Present      []string  `json:"present,omitempty"`    // the members present at that meeting
+	Explanation  string    `json:"explanation"`          // Danish
+	BoardVersion int       `json:"board_version,omitempty"`
+}
+
+func tallyToOut(t *domain.DecisionTally) *tallyOut {
+	if t == nil {
+		return nil
+	}
+	recused := t.Recused
+	if recused == nil {
+		recused = []string{}
+	}
+	return &tallyOut{Basis: string(t.Basis), ChairAlone: t.ChairAlone, Early: t.Early, Counts: countsToOut(t.Counts),
+		Entitled: t.Entitled, Voted: t.Voted, QuorumNeeded: t.QuorumNeeded, Recused: recused, MeetingID: t.MeetingID,
+		Present: t.Present, Explanation: t.Explanation, BoardVersion: t.BoardVersion}
+}
+
+// matterOf splits a round's key (domain.MatterKey) into its matter kind and milestone number.
+func matterOf(key string) (domain.MatterKind, int) {
+	kind := domain.MatterKindOf(key)
+	if kind != domain.MatterMilestone {
+		return kind, 0
+	}
+	parts := strings.Split(key, "/")
+	if len(parts) < 2 {
+		return kind, 0
+	}
+	no, _ := strconv.Atoi(parts[1])
+	return kind, no
+}
+
+// roundOut is an open round of the board: who may vote, who voted what, who is recused and why.
+type roundOut struct {
+	Matter      string `json:"matter"`     // proposal, milestone, evaluation, change, cancellation
+	MatterKey   string `json:"matter_key"` // domain.MatterKey; "" for the proposal
+	MilestoneNo int    `json:"milestone_no,omitempty"`
+	ChangeNo    int    `json:"change_no,omitempty"` // the change request, for matter change
+	Title       string `json:"title"`
+	// Voting is true when the plan's board votes by its rules; false for a plan without a board on record, where
+	// the first outcome to reach quorum_needed ballots decides.
+	Voting       bool             `json:"voting"`
+	ChairAlone   bool             `json:"chair_alone"` // the chair decides this matter alone
+	Chair        string           `json:"chair,omitempty"`
+	QuorumNeeded int              `json:"quorum_needed"`
+	Entitled     int              `json:"entitled"`
+	Counts       countsOut        `json:"counts"`
+	Explanation  string           `json:"explanation"` // Danish: where the round stands
+	Since        string           `json:"since"`
+	Deadline     string           `json:"deadline"`
+	Overdue      bool             `json:"overdue"`
+	Members      []roundMemberOut `json:"members"`
+	Ballots      []ballotOut      `json:"ballots"`
+}
+
+// roundMemberOut is one board member's standing in a round.
+type roundMemberOut struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name,omitempty"` // as the initiative records it (absent until they vote or declare a conflict)
+	Chair  bool   `json:"chair"`
+	// Status is may_vote, voted, recused or chair_decides.
+	Status  string     `json:"status"`
+	Vote    *ballotOut `json:"vote,omitempty"`
+	Recused string     `json:"recused,omitempty"` // conflict or proposer
+	Reason  string     `json:"reason,omitempty"`  // Danish: why the member does not vote
+}
+
+type conflictOut struct {
+	UserID string    `json:"user_id"`
+	Name   string    `json:"name"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+type cancellationOut struct {
+	Round      int        `json:"round"`
+	Reason     string     `json:"reason"`
+	ProposedBy actorOut   `json:"proposed_by"`
+	ProposedAt time.Time  `json:"proposed_at"`
+	Decided    bool       `json:"decided"`
+	Outcome    string     `json:"outcome,omitempty"` // approve: cancelled; otherwise the initiative goes on
+	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	// Returned is the money that went back to each source (the budget minus what was paid).
+	Returned         []amountOut `json:"returned"`
+	ReturnedTotalOre int64       `json:"returned_total_ore"`
+	ReturnedTotal    string      `json:"returned_total"`
+	// WithdrawnDisbursements are the released, unpaid disbursements taken back from finance.
+	WithdrawnDisbursements []string `json:"withdrawn_disbursements"`
+}
+
+// returnedOut is a report or evaluation the board sent back, with its comment.
+type returnedOut struct {
+	Summary  string    `json:"summary"`
+	SpentOre int64     `json:"spent_ore"`
+	Spent    string    `json:"spent"`
+	Comment  string    `json:"comment"`
+	By       actorOut  `json:"by"`
+	At       time.Time `json:"at"`
+}
+
+func returnedToOut(in []domain.ReturnedReport) []returnedOut {
+	out := make([]returnedOut, len(in))
+	for i, r := range in {
+		out[i] = returnedOut{Summary: r.Summary, SpentOre: int64(r.SpentØre), Spent: r.SpentØre.String(),
+			Comment: r.Comment, By: actorToOut(r.By), At: r.At}
+	}
+	return out
+}
+
+// alertOut is a reminder or escalation sent for a step.
+type alertOut struct {
+	Key      string    `json:"key"`
+	Kind     string    `json:"kind"` // reminder, escalation
+	Step     string    `json:"step"` // the step's key (open_steps[].key while it is open)
+	Deadline string    `json:"deadline"`
+	At       time.Time `json:"at"`
+}
+
+// openStepOut is a step that waits for someone, with its deadline.
+type openStepOut struct {
+	Key            string `json:"key"`
+	Kind           string `json:"kind"` // board_decision, payment, report, evaluation
+	Matter         string `json:"matter,omitempty"`
+	Title          string `json:"title"` // Danish
+	Since          string `json:"since"`
+	Deadline       string `json:"deadline"` // the last day to act (Danish business days)
+	Overdue        bool   `json:"overdue"`  // the deadline has passed (today in Copenhagen)
+	WaitingFor     string `json:"waiting_for"`
+	EscalateTo     string `json:"escalate_to"`
+	MilestoneNo    int    `json:"milestone_no,omitempty"`
+	DisbursementID string `json:"disbursement_id,omitempty"`
+}
+
+// boardToOut fills in the board's business: open rounds, conflicts, the cancellation, evaluations sent back,
+// alerts and the open steps.
+func boardToOut(out *initiativeOut, in domain.Initiative, plan domain.Plan, today domain.Date) {
+	out.OpenRounds = []roundOut{}
+	for _, r := range service.OpenRounds(in, plan) {
+		ro := roundOut{Matter: string(r.Matter), MatterKey: r.Key, MilestoneNo: r.No, ChangeNo: r.Change, Title: r.Step.Title,
+			Voting: r.Voting, ChairAlone: r.ChairAlone, Chair: r.Chair, QuorumNeeded: r.QuorumNeeded,
+			Entitled: r.Entitled, Explanation: r.Explanation, Since: r.Step.Since.String(),
+			Deadline: r.Step.Deadline.String(), Overdue: r.Step.Overdue(today), Members: []roundMemberOut{},
+			Ballots: ballotsOut(r.Ballots)}
+		counts := r.Tally.Counts // the votes the board's rules count
+		if counts == nil {
+			counts = map[domain.Outcome]int{}
+			for _, b := range r.Ballots {
+				counts[b.Outcome]++
+			}
+		}
+		ro.Counts = countsToOut(counts)
+		for _, m := range r.Members {
+			mo := roundMemberOut{UserID: m.UserID, Name: m.Name, Chair: m.Chair, Status: string(m.Status),
+				Recused: m.Recused, Reason: m.Reason}
+			if m.Ballot != nil {
+				b := ballotsOut([]domain.Ballot{*m.Ballot})[0]
+				mo.Vote = &b
+			}
+			ro.Members = append(ro.Members, mo)
+		}
+		out.OpenRounds = append(out.OpenRounds, ro)
+	}
+	out.Conflicts = make([]conflictOut, len(in.Conflicts))
+	for i, c := range in.Conflicts {
+		out.Conflicts[i] = conflictOut{UserID: c.UserID, Name: c.Name, Reason: c.Reason, At: c.At}
+	}
+	if c := in.Cancellation; c != nil {
+		withdrawn := c.Withdrawn
+		if withdrawn == nil {
+			withdrawn = []string{}
+		}
+		out.Cancellation = &cancellationOut{Round: c.Round, Reason: c.Reason, ProposedBy: actorToOut(c.ProposedBy),
+			ProposedAt: c.ProposedAt, Decided: c.Decided, Outcome: string(c.Outcome), DecidedAt: c.DecidedAt,
+			Returned: amountsOut(c.Returned), ReturnedTotalOre: int64(domain.Total(c.Returned)),
+			ReturnedTotal: domain.Total(c.Returned).String(), WithdrawnDisbursements: withdrawn}
+	}
+	out.EvaluationsReturned = returnedToOut(in.EvaluationsReturned)
+	out.Alerts = make([]alertOut, len(in.Alerts))
+	for i, a := range in.Alerts {
+		out.Alerts[i] = alertOut{Key: a.Key, Kind: a.Kind, Step: a.Step, Deadline: a.Deadline.String(), At: a.At}
+	}
+	out.OpenSteps = []openStepOut{}
+	for _, s := range service.OpenSteps(in, plan) {
+		out.OpenSteps = append(out.OpenSteps, openStepOut{Key: s.Key, Kind: string(s.Kind), Matter: s.Matter,
+			Title: s.Title, Since: s.Since.String(), Deadline: s.Deadline.String(), Overdue: s.Overdue(today),
+			WaitingFor: s.WaitingFor, EscalateTo: s.EscalateTo, MilestoneNo: s.MilestoneNo,
+			DisbursementID: s.DisbursementID})
 	}
 }

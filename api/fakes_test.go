@@ -47,6 +47,9 @@ const (
 	disAarhus = "ini-aarhus-t1"
 
 	testRequestID = "req-test-1"
+
+	meetingViborg    = "0191f5a2-0000-7000-8000-000000000305" // a scheduled meeting of the Viborg plan
+	meetingCancelled = "0191f5a2-0000-7000-8000-000000000402" // a cancelled one
 )
 
 var t0 = time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)
@@ -64,6 +67,7 @@ type fakeStore struct {
 	nextCursor     string
 	events         []store.Event
 	disb           map[string]store.Disbursement
+	meetings       map[string]store.Meeting // plan ID + "/" + meeting ID
 	idem           map[string]*store.IdempotencyRecord
 	errs           map[string]error
 	initFilter     store.InitiativeFilter
@@ -220,6 +224,20 @@ func (f *fakeStore) ListDisbursements(_ context.Context, fl store.DisbursementFi
 		}
 	}
 	return out, "", nil
+}
+
+// GetMeeting makes the fake a meeting reader, as *store.Store is, for the check of a meeting decision's meeting.
+func (f *fakeStore) GetMeeting(_ context.Context, planID, id string) (store.Meeting, error) {
+	if err := f.fail("GetMeeting"); err != nil {
+		return store.Meeting{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.meetings[planID+"/"+id]
+	if !ok {
+		return store.Meeting{}, fmt.Errorf("meeting %s: %w", id, store.ErrNotFound)
+	}
+	return m, nil
 }
 
 func (f *fakeStore) GetDisbursement(_ context.Context, id string) (store.Disbursement, error) {
@@ -402,6 +420,12 @@ func newHarnessWith(t *testing.T, cfg Config) *harness {
 		disb: map[string]store.Disbursement{
 			disViborg: testDisbursement(disViborg, planViborg, iniViborg),
 			disAarhus: testDisbursement(disAarhus, planAarhus, iniAarhus),
+		},
+		meetings: map[string]store.Meeting{
+			planViborg + "/" + meetingViborg: {PlanID: planViborg, ID: meetingViborg, HeldOn: domain.NewDate(2024, 3, 5),
+				Title: "Bestyrelsesmøde"},
+			planViborg + "/" + meetingCancelled: {PlanID: planViborg, ID: meetingCancelled, HeldOn: domain.NewDate(2024, 4, 2),
+				Title: "Bestyrelsesmøde", CancelledAt: &t0},
 		},
 		idem: map[string]*store.IdempotencyRecord{},
 		errs: map[string]error{},

@@ -52,9 +52,30 @@ func TestListDisbursements(t *testing.T) {
 			  "initiative_title": "Lektiecafé i Ringparken", "milestone_no": 1, "milestone_title": "Opstart",
 			  "lines": [{"source_id": "lbf", "amount_ore": 10000000, "amount": "100.000,00 kr."}],
 			  "total_ore": 10000000, "total": "100.000,00 kr.", "status": "pending", "reference": null,
-			  "released_at": "2024-03-01T09:30:00Z", "paid_at": null, "paid_by": null}], "next_cursor": null}`)
+			  "released_at": "2024-03-01T09:30:00Z", "paid_at": null, "paid_by": null,
+			  "withdrawn_at": null, "withdrawn_reason": null}], "next_cursor": null}`)
 		})
 	}
+}
+
+// A withdrawn disbursement shows when and why it was taken back from finance.
+func TestListWithdrawnDisbursement(t *testing.T) {
+	h := newHarness(t)
+	d := h.st.disb[disViborg]
+	at, reason := t0.Add(48*3600e9), "Indsatsen er annulleret af bestyrelsen."
+	d.Status, d.WithdrawnAt, d.WithdrawnReason = store.DisbursementWithdrawn, &at, &reason
+	h.st.disb[disViborg] = d
+	rec := h.do(http.MethodGet, "/api/v1/finance/disbursements?status=withdrawn", tokPeter, "")
+	wantStatus(t, rec, http.StatusOK)
+	if h.st.disbFilter.Status != store.DisbursementWithdrawn {
+		t.Errorf("filter %+v, want status withdrawn", h.st.disbFilter)
+	}
+	assertJSON(t, rec.Body.Bytes(), `{"items": [{"id": "ini-viborg-t1", "plan_id": "viborg-2021-2025", "initiative_id": "ini-viborg",
+	  "initiative_title": "Lektiecafé i Ringparken", "milestone_no": 1, "milestone_title": "Opstart",
+	  "lines": [{"source_id": "lbf", "amount_ore": 10000000, "amount": "100.000,00 kr."}],
+	  "total_ore": 10000000, "total": "100.000,00 kr.", "status": "withdrawn", "reference": null,
+	  "released_at": "2024-03-01T09:30:00Z", "paid_at": null, "paid_by": null,
+	  "withdrawn_at": "2024-03-03T09:30:00Z", "withdrawn_reason": "Indsatsen er annulleret af bestyrelsen."}], "next_cursor": null}`)
 }
 
 // paidAfterUpdate makes the fake store show the disbursement as paid once the workflow has run.
@@ -112,7 +133,8 @@ func TestConfirmPayment(t *testing.T) {
 			  "initiative_title": "Lektiecafé i Ringparken", "milestone_no": 1, "milestone_title": "Opstart",
 			  "lines": [{"source_id": "lbf", "amount_ore": 10000000, "amount": "100.000,00 kr."}],
 			  "total_ore": 10000000, "total": "100.000,00 kr.", "status": "paid", "reference": "BANK-2024-0042",
-			  "released_at": "2024-03-01T09:30:00Z", "paid_at": "2024-03-01T10:30:00Z", "paid_by": "fin-peter"}`)
+			  "released_at": "2024-03-01T09:30:00Z", "paid_at": "2024-03-01T10:30:00Z", "paid_by": "fin-peter",
+			  "withdrawn_at": null, "withdrawn_reason": null}`)
 		})
 	}
 }

@@ -20,9 +20,11 @@ func (s *server) listDisbursements(c echo.Context) error {
 		return err
 	}
 	status := c.QueryParam("status")
-	if status != "" && status != store.DisbursementPending && status != store.DisbursementPaid {
-		return badRequest("status", "unknown", fmt.Sprintf("Ukendt status %q. Brug %s eller %s.",
-			status, store.DisbursementPending, store.DisbursementPaid))
+	switch status {
+	case "", store.DisbursementPending, store.DisbursementPaid, store.DisbursementWithdrawn:
+	default:
+		return badRequest("status", "unknown", fmt.Sprintf("Ukendt status %q. Brug %s, %s eller %s.",
+			status, store.DisbursementPending, store.DisbursementPaid, store.DisbursementWithdrawn))
 	}
 	limit, cursor, err := queryPage(c)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -13,6 +14,7 @@ import (
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/workflows"
 )
 
 // The initiative handlers decode and check the HTTP input, call the service and encode its answer; every access
@@ -34,7 +36,17 @@ func (s *server) createInitiative(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/initiatives/"+in.ID)
-	return c.JSON(http.StatusCreated, initiativeToOut(in))
+	return s.initiativeJSON(c, http.StatusCreated, in)
+}
+
+// initiativeJSON answers with the initiative as the API shows it: with its plan's board and deadline settings,
+// for the open rounds and steps, and today's date in Copenhagen for what is overdue.
+func (s *server) initiativeJSON(c echo.Context, status int, in domain.Initiative) error {
+	plan, _, err := s.svc.Plan(c.Request().Context(), principalOf(c), in.PlanID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, initiativeToOut(in, plan, domain.LocalDate(time.Now())))
 }
 
 // maxSearchRunes bounds the q parameter of the initiative list.
@@ -98,7 +110,7 @@ func (s *server) getInitiative(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, initiativeToOut(in))
+	return s.initiativeJSON(c, http.StatusOK, in)
 }
 
 func (s *server) listEvents(c echo.Context) error {
@@ -130,11 +142,11 @@ func (s *server) listEvents(c echo.Context) error {
 }
 
 // answer encodes the initiative an action returned.
-func answer(c echo.Context, in domain.Initiative, err error) error {
+func (s *server) answer(c echo.Context, in domain.Initiative, err error) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, initiativeToOut(in))
+	return s.initiativeJSON(c, http.StatusOK, in)
 }
 
 func (s *server) decide(c echo.Context) error {
@@ -146,8 +158,10 @@ func (s *server) decide(c echo.Context) error {
 	if err := decodeJSON(c, &b, false); err != nil {
 		return err
 	}
-	in, err := s.svc.Decide(c.Request().Context(), t, domain.Outcome(b.Outcome), b.Comment, idem(c))
-	return answer(c, in, err)
+	// One endpoint for every vote: the body names the matter (the proposal by default).
+	in, err := s.svc.CastVote(c.Request().Context(), t, service.Vote{Matter: domain.MatterKind(b.Matter),
+		No: b.MilestoneNo, Outcome: domain.Outcome(b.Outcome), Comment: b.Comment}, idem(c))
+	return s.answer(c, in, err)
 }
 
 func (s *server) resubmit(c echo.Context) error {
@@ -162,7 +176,7 @@ func (s *server) resubmit(c echo.Context) error {
 	}
 	proposal, dates := b.toDomain()
 	in, err := s.svc.Resubmit(c.Request().Context(), t, proposal, append(input, dates...), b.Comment, idem(c))
-	return answer(c, in, err)
+	return s.answer(c, in, err)
 }
 
 func (s *server) withdraw(c echo.Context) error {
@@ -175,7 +189,7 @@ func (s *server) withdraw(c echo.Context) error {
 		return err
 	}
 	in, err := s.svc.Withdraw(c.Request().Context(), t, b.Reason, idem(c))
-	return answer(c, in, err)
+	return s.answer(c, in, err)
 }
 
 // milestoneNo parses {n}; the workflow decides whether that milestone exists and is the current one.
@@ -201,7 +215,7 @@ func (s *server) reportMilestone(c echo.Context) error {
 		return err
 	}
 	in, err := s.svc.ReportMilestone(c.Request().Context(), t, no, b.Summary, domain.Money(b.SpentOre), idem(c))
-	return answer(c, in, err)
+	return s.answer(c, in, err)
 }
 
 func (s *server) acceptMilestone(c echo.Context) error {
@@ -218,7 +232,7 @@ func (s *server) acceptMilestone(c echo.Context) error {
 		return err
 	}
 	in, err := s.svc.AcceptMilestone(c.Request().Context(), t, no, b.Comment, idem(c))
-	return answer(c, in, err)
+	return s.answer(c, in, err)
 }
 
 func (s *server) submitEvaluation(c echo.Context) error {
@@ -235,7 +249,7 @@ func (s *server) submitEvaluation(c echo.Context) error {
 		results[i] = domain.GoalResult{GoalID: r.GoalID, Achieved: r.Achieved, Result: r.Result}
 	}
 	in, err := s.svc.SubmitEvaluation(c.Request().Context(), t, b.Summary, results, idem(c))
-	return answer(c, in, err)
+	return s.answer(c, in, err)
 }
 
 func (s *server) acceptEvaluation(c echo.Context) error {
@@ -248,5 +262,96 @@ func (s *server) acceptEvaluation(c echo.Context) error {
 		return err
 	}
 	in, err := s.svc.AcceptEvaluation(c.Request().Context(), t, b.Comment, idem(c))
-	return answer(c, in, err)
+	return s.answer(c, in, err)
+}
+
+func (s *server) returnMilestone(c echo.Context) error {
+	t, err := s.begin(c, service.ActReturnMilestone)
+	if err != nil {
+		return err
+	}
+	no, err := milestoneNo(c)
+	if err != nil {
+		return err
+	}
+	var b commentBody
+	if err := decodeJSON(c, &b, true); err != nil {
+		return err
+	}
+	in, err := s.svc.ReturnMilestone(c.Request().Context(), t, no, b.Comment, idem(c))
+	return s.answer(c, in, err)
+}
+
+func (s *server) returnEvaluation(c echo.Context) error {
+	t, err := s.begin(c, service.ActReturnEvaluation)
+	if err != nil {
+		return err
+	}
+	var b commentBody
+	if err := decodeJSON(c, &b, true); err != nil {
+		return err
+	}
+	in, err := s.svc.ReturnEvaluation(c.Request().Context(), t, b.Comment, idem(c))
+	return s.answer(c, in, err)
+}
+
+func (s *server) declareConflict(c echo.Context) error {
+	t, err := s.begin(c, service.ActDeclareConflict)
+	if err != nil {
+		return err
+	}
+	var b reasonBody
+	if err := decodeJSON(c, &b, true); err != nil {
+		return err
+	}
+	in, err := s.svc.DeclareConflict(c.Request().Context(), t, b.Reason, idem(c))
+	return s.answer(c, in, err)
+}
+
+func (s *server) proposeCancel(c echo.Context) error {
+	t, err := s.begin(c, service.ActProposeCancel)
+	if err != nil {
+		return err
+	}
+	var b reasonBody
+	if err := decodeJSON(c, &b, true); err != nil {
+		return err
+	}
+	in, err := s.svc.ProposeCancel(c.Request().Context(), t, b.Reason, idem(c))
+	return s.answer(c, in, err)
+}
+
+// maxMeetingMembers bounds the present list and the votes of a meeting decision: more than any board has.
+const maxMeetingMembers = store.MaxBoardMembers
+
+func (s *server) meetingDecision(c echo.Context) error {
+	t, err := s.begin(c, service.ActMeetingDecision)
+	if err != nil {
+		return err
+	}
+	var b meetingDecisionBody
+	if err := decodeJSON(c, &b, false); err != nil {
+		return err
+	}
+	var problems []domain.FieldProblem
+	if len(b.Present) > maxMeetingMembers {
+		problems = append(problems, domain.FieldProblem{Field: "present", Code: "too_many",
+			Message: fmt.Sprintf("Højst %d.", maxMeetingMembers)})
+	}
+	if len(b.Votes) > maxMeetingMembers {
+		problems = append(problems, domain.FieldProblem{Field: "votes", Code: "too_many",
+			Message: fmt.Sprintf("Højst %d.", maxMeetingMembers)})
+	}
+	if len(problems) > 0 {
+		return &domain.RuleError{Code: domain.CodeValidation, Message: "Mødets afstemning kan ikke registreres.",
+			Problems: problems}
+	}
+	votes := make([]workflows.MeetingVote, len(b.Votes))
+	for i, v := range b.Votes {
+		votes[i] = workflows.MeetingVote{MemberID: v.MemberID, Outcome: domain.Outcome(v.Outcome)}
+	}
+	in, err := s.svc.MeetingDecision(c.Request().Context(), t, service.MeetingVotes{ID: b.MeetingID,
+		Matter: domain.MatterKind(b.Matter), No: b.MilestoneNo, Present: b.Present, Votes: votes,
+		Comment: b.Comment}, idem(c))
+	return s.answer(c, in, err)
 }

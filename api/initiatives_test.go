@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -285,8 +288,9 @@ func TestInitiativeActions(t *testing.T) {
 		{name: "report_milestone_by_board_403", token: tokHanne, path: base + "/milestones/1/report",
 			body: `{"summary":"x","spent_ore":0}`, status: http.StatusForbidden, wantCode: "forbidden"},
 		{name: "accept_milestone_without_body_200", token: tokHanne, path: base + "/milestones/2/accept", status: http.StatusOK,
-			update: workflows.UpdateAcceptMilestone, wantArg: workflows.AcceptMilestoneInput{
-				Actor: domain.Actor{UserID: "bs-hanne", Name: "Hanne Mortensen", Role: domain.RoleBoard}, No: 2}},
+			update: workflows.UpdateDecide, wantArg: workflows.DecideInput{
+				Actor:  domain.Actor{UserID: "bs-hanne", Name: "Hanne Mortensen", Role: domain.RoleBoard},
+				Matter: domain.MatterMilestone, No: 2, Outcome: domain.OutcomeApprove}},
 		{name: "accept_milestone_by_operational_group_403", token: tokMette, path: base + "/milestones/1/accept",
 			status: http.StatusForbidden, wantCode: "forbidden"},
 		{name: "submit_evaluation_200", token: tokMette, path: base + "/evaluation",
@@ -295,8 +299,9 @@ func TestInitiativeActions(t *testing.T) {
 				Actor:   domain.Actor{UserID: "og-mette", Name: "Mette Kjær", Role: domain.RoleOperationalGroup},
 				Summary: "Godt forløb.", Results: []domain.GoalResult{{GoalID: "g1", Achieved: true, Result: "45 børn deltog."}}}},
 		{name: "accept_evaluation_200", token: tokHanne, path: base + "/evaluation/accept", body: `{"comment":"Tak."}`,
-			status: http.StatusOK, update: workflows.UpdateAcceptEvaluation, wantArg: workflows.AcceptEvaluationInput{
-				Actor: domain.Actor{UserID: "bs-hanne", Name: "Hanne Mortensen", Role: domain.RoleBoard}, Comment: "Tak."}},
+			status: http.StatusOK, update: workflows.UpdateDecide, wantArg: workflows.DecideInput{
+				Actor:  domain.Actor{UserID: "bs-hanne", Name: "Hanne Mortensen", Role: domain.RoleBoard},
+				Matter: domain.MatterEvaluation, Outcome: domain.OutcomeApprove, Comment: "Tak."}},
 		{name: "accept_evaluation_by_admin_403", token: tokKaren, path: base + "/evaluation/accept", status: http.StatusForbidden, wantCode: "forbidden"},
 		{name: "decision_without_token_401", path: base + "/decision", body: `{"outcome":"approve"}`,
 			status: http.StatusUnauthorized, wantCode: "unauthorized"},
@@ -393,14 +398,20 @@ func TestGetInitiative(t *testing.T) {
 	      "tranche": [{"source_id": "lbf", "amount_ore": 10000000, "amount": "100.000,00 kr."}]}]
 	  },
 	  "ballots": [],
-	  "decisions": [{"revision": 1, "outcome": "approve", "comment": "", "at": "2024-03-01T09:30:00Z",
-	    "ballots": [{"revision": 1, "outcome": "approve", "comment": "", "at": "2024-03-01T09:30:00Z",
+	  "decisions": [{"matter": "proposal", "matter_key": "", "revision": 1, "outcome": "approve", "comment": "",
+	    "at": "2024-03-01T09:30:00Z",
+	    "ballots": [{"matter": "", "revision": 1, "outcome": "approve", "comment": "", "at": "2024-03-01T09:30:00Z",
 	      "actor": {"user_id": "bs-hanne", "name": "Hanne Mortensen", "role": "board", "role_name": "bestyrelse"}}]}],
 	  "milestones": [{"no": 1, "title": "Opstart", "due_date": "2024-06-30",
 	    "tranche": [{"source_id": "lbf", "amount_ore": 10000000, "amount": "100.000,00 kr."}],
 	    "tranche_total_ore": 10000000, "tranche_total": "100.000,00 kr.", "tranche_status": "paid",
 	    "disbursement_id": "ini-viborg-t1", "released_at": "2024-03-01T09:30:00Z", "paid_at": "2024-03-03T09:30:00Z",
-	    "payment_reference": "BANK-1"}],
+	    "payment_reference": "BANK-1", "returned": []}],
+	  "open_rounds": [], "conflicts": [], "evaluations_returned": [], "alerts": [],
+	  "open_steps": [{"key": "report/1/1", "kind": "report", "title": "Rapport om milepæl 1 (Opstart)",
+	    "since": "2024-03-03", "deadline": "2024-07-01", "overdue": true, "waiting_for": "proposer",
+	    "escalate_to": "board", "milestone_no": 1}],
+	  "changes": [], "versions": [],
 	  "paid_total_ore": 10000000, "paid_total": "100.000,00 kr.", "spent_total_ore": 0, "spent_total": "0,00 kr.",
 	  "created_at": "2024-03-01T09:30:00Z", "updated_at": "2024-03-01T09:30:00Z"
 	}`)
@@ -674,5 +685,366 @@ func TestResubmitRoles(t *testing.T) {
 				t.Errorf("resubmit input = %+v, want actor role %s", h.wf.updates[0].Arg, tt.wantRole)
 			}
 		})
+	}
+}
+
+// The board's actions go through the real router to the workflow as the exact update and input: votes on every
+// matter through /decision, sending reports back, conflicts, cancellation and a meeting's votes; bad input is a
+// problem+json before anything is sent.
+func TestBoardActions(t *testing.T) {
+	base := "/api/v1/initiatives/" + iniViborg
+	hanneActor := domain.Actor{UserID: "bs-hanne", Name: "Hanne Mortensen", Role: domain.RoleBoard}
+	karenActor := domain.Actor{UserID: "adm-karen", Name: "Karen Iversen", Role: domain.RoleAdmin}
+	tests := []struct {
+		name      string
+		token     string
+		path      string
+		body      string
+		status    int
+		update    string
+		wantArg   any
+		wantCode  string
+		wantField string
+	}{
+		{name: "vote_on_milestone_through_decision_200", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"milestone","milestone_no":2}`, status: http.StatusOK,
+			update: workflows.UpdateDecide, wantArg: workflows.DecideInput{Actor: hanneActor, Outcome: domain.OutcomeApprove,
+				Matter: domain.MatterMilestone, No: 2}},
+		{name: "vote_on_evaluation_through_decision_200", token: tokHanne, path: base + "/decision",
+			body:   `{"outcome":"request_changes","comment":"Mål 2 mangler tal.","matter":"evaluation"}`,
+			status: http.StatusOK, update: workflows.UpdateDecide, wantArg: workflows.DecideInput{Actor: hanneActor,
+				Outcome: domain.OutcomeRequestChanges, Comment: "Mål 2 mangler tal.", Matter: domain.MatterEvaluation}},
+		{name: "vote_on_cancellation_through_decision_200", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"cancellation"}`, status: http.StatusOK, update: workflows.UpdateDecide,
+			wantArg: workflows.DecideInput{Actor: hanneActor, Outcome: domain.OutcomeApprove, Matter: domain.MatterCancellation}},
+		{name: "vote_on_proposal_named_200", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"proposal"}`, status: http.StatusOK, update: workflows.UpdateDecide,
+			wantArg: workflows.DecideInput{Actor: hanneActor, Outcome: domain.OutcomeApprove, Matter: domain.MatterProposal}},
+		{name: "vote_on_unknown_matter_422", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"budget"}`, status: http.StatusUnprocessableEntity,
+			wantCode: "validation_failed", wantField: "matter"},
+		{name: "vote_on_milestone_without_number_422", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"milestone"}`, status: http.StatusUnprocessableEntity,
+			wantCode: "validation_failed", wantField: "milestone_no"},
+		{name: "vote_with_number_as_text_400", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"milestone","milestone_no":"2"}`, status: http.StatusBadRequest,
+			wantCode: "bad_request", wantField: "milestone_no"},
+		{name: "vote_on_cancellation_by_admin_403", token: tokKaren, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"cancellation"}`, status: http.StatusForbidden, wantCode: "forbidden"},
+		{name: "return_milestone_200", token: tokHanne, path: base + "/milestones/1/return",
+			body: `{"comment":"Forbruget er ikke opgjort."}`, status: http.StatusOK, update: workflows.UpdateDecide,
+			wantArg: workflows.DecideInput{Actor: hanneActor, Outcome: domain.OutcomeRequestChanges,
+				Comment: "Forbruget er ikke opgjort.", Matter: domain.MatterMilestone, No: 1}},
+		{name: "return_milestone_without_comment_422", token: tokHanne, path: base + "/milestones/1/return",
+			body: `{"comment":"  "}`, status: http.StatusUnprocessableEntity, wantCode: "validation_failed", wantField: "comment"},
+		{name: "return_milestone_without_body_422", token: tokHanne, path: base + "/milestones/1/return",
+			status: http.StatusUnprocessableEntity, wantCode: "validation_failed", wantField: "comment"},
+		{name: "return_milestone_zero_400", token: tokHanne, path: base + "/milestones/0/return",
+			body: `{"comment":"x"}`, status: http.StatusBadRequest, wantCode: "bad_request", wantField: "n"},
+		{name: "return_milestone_by_operational_group_403", token: tokMette, path: base + "/milestones/1/return",
+			body: `{"comment":"x"}`, status: http.StatusForbidden, wantCode: "forbidden"},
+		{name: "return_evaluation_200", token: tokHanne, path: base + "/evaluation/return",
+			body: `{"comment":"Uddyb resultatet for mål 1."}`, status: http.StatusOK, update: workflows.UpdateDecide,
+			wantArg: workflows.DecideInput{Actor: hanneActor, Outcome: domain.OutcomeRequestChanges,
+				Comment: "Uddyb resultatet for mål 1.", Matter: domain.MatterEvaluation}},
+		{name: "return_evaluation_with_unknown_field_400", token: tokHanne, path: base + "/evaluation/return",
+			body: `{"comment":"x","outcome":"reject"}`, status: http.StatusBadRequest, wantCode: "bad_request", wantField: "outcome"},
+		{name: "conflict_200", token: tokHanne, path: base + "/conflict", body: `{"reason":"Min søn går i lektiecaféen."}`,
+			status: http.StatusOK, update: workflows.UpdateDeclareConflict,
+			wantArg: workflows.DeclareConflictInput{Actor: hanneActor, Reason: "Min søn går i lektiecaféen."}},
+		{name: "conflict_without_reason_422", token: tokHanne, path: base + "/conflict", body: `{}`,
+			status: http.StatusUnprocessableEntity, wantCode: "validation_failed", wantField: "reason"},
+		{name: "conflict_by_admin_403", token: tokKaren, path: base + "/conflict", body: `{"reason":"x"}`,
+			status: http.StatusForbidden, wantCode: "forbidden"},
+		{name: "conflict_on_other_plans_initiative_404", token: tokHanne, path: "/api/v1/initiatives/" + iniAarhus + "/conflict",
+			body: `{"reason":"x"}`, status: http.StatusNotFound, wantCode: "not_found"},
+		{name: "cancel_by_admin_200", token: tokKaren, path: base + "/cancel", body: `{"reason":"Ingen deltagere i et år."}`,
+			status: http.StatusOK, update: workflows.UpdateProposeCancel,
+			wantArg: workflows.ProposeCancelInput{Actor: karenActor, Reason: "Ingen deltagere i et år."}},
+		{name: "cancel_by_board_200", token: tokHanne, path: base + "/cancel", body: `{"reason":"Målgruppen er flyttet."}`,
+			status: http.StatusOK, update: workflows.UpdateProposeCancel,
+			wantArg: workflows.ProposeCancelInput{Actor: hanneActor, Reason: "Målgruppen er flyttet."}},
+		{name: "cancel_without_reason_422", token: tokKaren, path: base + "/cancel", body: `{"reason":""}`,
+			status: http.StatusUnprocessableEntity, wantCode: "validation_failed", wantField: "reason"},
+		{name: "cancel_by_finance_403", token: tokPeter, path: base + "/cancel", body: `{"reason":"x"}`,
+			status: http.StatusForbidden, wantCode: "forbidden"},
+		{name: "meeting_decision_by_admin_200", token: tokKaren, path: base + "/meeting-decision",
+			body: `{"meeting_id":"` + meetingViborg + `","matter":"milestone","milestone_no":1,
+			  "present":["bs-hanne","bs-lars"],"votes":[{"member_id":"bs-hanne","outcome":"approve"},
+			  {"member_id":"bs-lars","outcome":"request_changes"}],"comment":"Referat punkt 4"}`,
+			status: http.StatusOK, update: workflows.UpdateMeetingDecision, wantArg: workflows.MeetingDecisionInput{
+				Actor: karenActor, MeetingID: meetingViborg, Matter: domain.MatterMilestone, No: 1,
+				Present: []string{"bs-hanne", "bs-lars"}, Votes: []workflows.MeetingVote{
+					{MemberID: "bs-hanne", Outcome: domain.OutcomeApprove}, {MemberID: "bs-lars", Outcome: domain.OutcomeRequestChanges}},
+				Comment: "Referat punkt 4"}},
+		{name: "meeting_decision_at_an_unknown_meeting_422", token: tokKaren, path: base + "/meeting-decision",
+			body:   `{"meeting_id":"bestyrelsesmøde 2024-03-05","present":["bs-hanne"],"votes":[]}`,
+			status: http.StatusUnprocessableEntity, wantCode: "validation_failed", wantField: "meeting_id"},
+		{name: "meeting_decision_at_a_cancelled_meeting_422", token: tokKaren, path: base + "/meeting-decision",
+			body:   `{"meeting_id":"` + meetingCancelled + `","present":["bs-hanne"],"votes":[]}`,
+			status: http.StatusUnprocessableEntity, wantCode: "validation_failed", wantField: "meeting_id"},
+		{name: "meeting_decision_on_a_change_200", token: tokKaren, path: base + "/meeting-decision",
+			body:   `{"meeting_id":"` + meetingViborg + `","matter":"change","present":["bs-hanne"],"votes":[{"member_id":"bs-hanne","outcome":"reject"}],"comment":"Nej"}`,
+			status: http.StatusOK, update: workflows.UpdateMeetingDecision, wantArg: workflows.MeetingDecisionInput{
+				Actor: karenActor, MeetingID: meetingViborg, Matter: domain.MatterChange, Present: []string{"bs-hanne"},
+				Votes: []workflows.MeetingVote{{MemberID: "bs-hanne", Outcome: domain.OutcomeReject}}, Comment: "Nej"}},
+		{name: "vote_on_change_through_decision_200", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"reject","comment":"Vent til næste år","matter":"change"}`, status: http.StatusOK,
+			update: workflows.UpdateDecide, wantArg: workflows.DecideInput{Actor: hanneActor, Outcome: domain.OutcomeReject,
+				Comment: "Vent til næste år", Matter: domain.MatterChange}},
+		{name: "vote_on_change_with_a_number_422", token: tokHanne, path: base + "/decision",
+			body: `{"outcome":"approve","matter":"change","milestone_no":1}`, status: http.StatusUnprocessableEntity,
+			wantCode: "validation_failed", wantField: "milestone_no"},
+		{name: "meeting_decision_without_meeting_id_422", token: tokKaren, path: base + "/meeting-decision",
+			body: `{"present":[],"votes":[]}`, status: http.StatusUnprocessableEntity, wantCode: "validation_failed",
+			wantField: "meeting_id"},
+		{name: "meeting_decision_vote_as_number_400", token: tokKaren, path: base + "/meeting-decision",
+			body:   `{"meeting_id":"m","present":["bs-hanne"],"votes":[{"member_id":"bs-hanne","outcome":1}]}`,
+			status: http.StatusBadRequest, wantCode: "bad_request", wantField: "votes.outcome"},
+		{name: "meeting_decision_on_unknown_matter_422", token: tokKaren, path: base + "/meeting-decision",
+			body:   `{"meeting_id":"m","matter":"budget","present":["bs-hanne"],"votes":[]}`,
+			status: http.StatusUnprocessableEntity, wantCode: "validation_failed", wantField: "matter"},
+		{name: "meeting_decision_by_operational_group_403", token: tokMette, path: base + "/meeting-decision",
+			body: `{"meeting_id":"m","present":[],"votes":[]}`, status: http.StatusForbidden, wantCode: "forbidden"},
+		{name: "meeting_decision_without_token_401", path: base + "/meeting-decision",
+			body: `{"meeting_id":"m","present":[],"votes":[]}`, status: http.StatusUnauthorized, wantCode: "unauthorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.wf.updateFn = h.answer(domain.PhaseExecuting)
+			rec := h.do(http.MethodPost, tt.path, tt.token, tt.body)
+			wantStatus(t, rec, tt.status)
+			if tt.wantCode != "" {
+				p := problemOf(t, rec)
+				if p.Code != tt.wantCode {
+					t.Errorf("code = %q, want %q", p.Code, tt.wantCode)
+				}
+				if tt.wantField != "" && (len(p.Errors) != 1 || p.Errors[0].Field != tt.wantField) {
+					t.Errorf("errors = %+v, want one on %s", p.Errors, tt.wantField)
+				}
+				if len(h.wf.updates) != 0 {
+					t.Errorf("a refused request reached the workflow: %+v", h.wf.updates)
+				}
+				return
+			}
+			if len(h.wf.updates) != 1 {
+				t.Fatalf("updates = %+v, want one", h.wf.updates)
+			}
+			u := h.wf.updates[0]
+			if u.InitiativeID != iniViborg || u.Name != tt.update {
+				t.Errorf("update %s on %s, want %s on %s", u.Name, u.InitiativeID, tt.update, iniViborg)
+			}
+			if diff := cmp.Diff(tt.wantArg, u.Arg); diff != "" {
+				t.Errorf("update argument (-want +got):\n%s", diff)
+			}
+			var body map[string]any
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if body["phase"] != "executing" {
+				t.Errorf("answer phase = %v, want the workflow's result", body["phase"])
+			}
+		})
+	}
+}
+
+// The workflow's refusal of a vote (here: a member who is not entitled) is the API's problem+json with its code
+// and Danish message.
+func TestBoardVoteRefusedByTheWorkflow(t *testing.T) {
+	h := newHarness(t)
+	msg := "Formanden træffer beslutning om milepælsrapporter alene efter bestyrelsens regler."
+	h.wf.updateFn = func(context.Context, updateCall) (workflows.UpdateResult, error) {
+		return workflows.UpdateResult{}, domain.Refuse(domain.CodeForbidden, "%s", msg)
+	}
+	path := "/api/v1/initiatives/" + iniViborg + "/milestones/1/accept"
+	rec := h.do(http.MethodPost, path, tokHanne, `{}`)
+	wantStatus(t, rec, http.StatusForbidden)
+	assertJSON(t, rec.Body.Bytes(), problemJSON(t, "forbidden", msg, path))
+}
+
+// With a board on record the initiative shows each open round with every member's standing (who may vote, who
+// voted what, who is recused and why), the decisions with their tally, conflicts, the cancellation with the money
+// returned per source, reports sent back, the reminders sent, and the open steps with deadlines and overdue.
+func TestGetInitiativeShowsTheBoardsBusiness(t *testing.T) {
+	h := newHarness(t)
+	plan := h.st.plans[planViborg]
+	plan.Board = &domain.Board{Version: 3, Members: []string{"bs-hanne", "bs-lars", "bs-sofie"}, Chair: "bs-hanne"}
+	h.st.plans[planViborg] = plan
+	sofie := domain.Actor{UserID: "bs-sofie", Name: "Sofie Lund", Role: domain.RoleBoard}
+	hanne := domain.Actor{UserID: "bs-hanne", Name: "Hanne Mortensen", Role: domain.RoleBoard}
+
+	in := h.st.initiatives[iniViborg]
+	in.Revision = 2
+	in.Conflicts = []domain.Conflict{{UserID: "bs-lars", Name: "Lars Bach", Reason: "Min bror søger", At: t0}}
+	in.Ballots = []domain.Ballot{{Revision: 2, Actor: sofie, Outcome: domain.OutcomeRequestChanges, Comment: "Uddyb budgettet", At: t0}}
+	in.Decisions = []domain.Decision{{Revision: 1, Outcome: domain.OutcomeRequestChanges, Comment: "Mere om forældrene", At: t0,
+		Ballots: []domain.Ballot{{Revision: 1, Actor: hanne, Outcome: domain.OutcomeRequestChanges, At: t0},
+			{Revision: 1, Actor: sofie, Outcome: domain.OutcomeRequestChanges, At: t0}},
+		Tally: &domain.DecisionTally{Basis: domain.BasisMajority, Early: true,
+			Counts:   map[domain.Outcome]int{domain.OutcomeRequestChanges: 2},
+			Entitled: 2, Voted: 2, QuorumNeeded: 2, Recused: []string{"bs-lars"}, MeetingID: "møde-1",
+			Present: []string{"bs-hanne", "bs-sofie"}, BoardVersion: 3,
+			Explanation: "Sendt tilbage med ønske om ændringer med 2 af 2 afgivne stemmer."}}}
+	in.Alerts = []domain.Alert{{Key: "proposal/r2/remind-5", Kind: domain.AlarmReminder, Step: "proposal/r2",
+		Deadline: domain.NewDate(2024, 3, 22), At: t0}}
+	h.st.initiatives[iniViborg] = in
+
+	rec := h.do(http.MethodGet, "/api/v1/initiatives/"+iniViborg, tokHanne, "")
+	wantStatus(t, rec, http.StatusOK)
+	var got struct {
+		OpenRounds []json.RawMessage `json:"open_rounds"`
+		Decisions  []json.RawMessage `json:"decisions"`
+		Conflicts  json.RawMessage   `json:"conflicts"`
+		Alerts     json.RawMessage   `json:"alerts"`
+		OpenSteps  json.RawMessage   `json:"open_steps"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got.OpenRounds) != 1 || len(got.Decisions) != 1 {
+		t.Fatalf("body %s (%v)", rec.Body, err)
+	}
+	assertJSON(t, got.OpenRounds[0], `{"matter": "proposal", "matter_key": "", "title": "Bestyrelsens beslutning om forslaget",
+	  "voting": true, "chair_alone": false, "chair": "bs-hanne", "quorum_needed": 2, "entitled": 2,
+	  "counts": {"approve": 0, "reject": 0, "request_changes": 1},
+	  "explanation": "Afstemningen er åben: 1 af 2 stemmeberettigede har stemt (0 for godkendelse, 0 for afvisning, 1 for ændringer); der kræves mindst 2 stemmer for at være beslutningsdygtig.",
+	  "since": "2024-03-01", "deadline": "2024-03-22", "overdue": true,
+	  "members": [
+	    {"user_id": "bs-hanne", "chair": true, "status": "may_vote"},
+	    {"user_id": "bs-lars", "name": "Lars Bach", "chair": false, "status": "recused", "recused": "conflict",
+	     "reason": "Har erklæret sig inhabil i sagen (Min bror søger) og kan ikke stemme."},
+	    {"user_id": "bs-sofie", "name": "Sofie Lund", "chair": false, "status": "voted",
+	     "vote": {"matter": "", "revision": 2, "outcome": "request_changes", "comment": "Uddyb budgettet", "at": "2024-03-01T09:30:00Z",
+	       "actor": {"user_id": "bs-sofie", "name": "Sofie Lund", "role": "board", "role_name": "bestyrelse"}}}],
+	  "ballots": [{"matter": "", "revision": 2, "outcome": "request_changes", "comment": "Uddyb budgettet", "at": "2024-03-01T09:30:00Z",
+	    "actor": {"user_id": "bs-sofie", "name": "Sofie Lund", "role": "board", "role_name": "bestyrelse"}}]}`)
+	var decision struct {
+		Tally json.RawMessage `json:"tally"`
+	}
+	_ = json.Unmarshal(got.Decisions[0], &decision)
+	assertJSON(t, decision.Tally, `{"basis": "majority", "chair_alone": false, "early": true,
+	  "counts": {"approve": 0, "reject": 0, "request_changes": 2}, "entitled": 2, "voted": 2, "quorum_needed": 2,
+	  "recused": ["bs-lars"], "meeting_id": "møde-1", "present": ["bs-hanne", "bs-sofie"], "board_version": 3,
+	  "explanation": "Sendt tilbage med ønske om ændringer med 2 af 2 afgivne stemmer."}`)
+	assertJSON(t, got.Conflicts, `[{"user_id": "bs-lars", "name": "Lars Bach", "reason": "Min bror søger", "at": "2024-03-01T09:30:00Z"}]`)
+	assertJSON(t, got.Alerts, `[{"key": "proposal/r2/remind-5", "kind": "reminder", "step": "proposal/r2", "deadline": "2024-03-22",
+	  "at": "2024-03-01T09:30:00Z"}]`)
+	assertJSON(t, got.OpenSteps, `[{"key": "proposal/r2", "kind": "board_decision", "title": "Bestyrelsens beslutning om forslaget",
+	  "since": "2024-03-01", "deadline": "2024-03-22", "overdue": true, "waiting_for": "board_non_voters", "escalate_to": "chair"}]`)
+
+	// Submitted today, the same step is not overdue.
+	in.RevisionAt = time.Now()
+	h.st.initiatives[iniViborg] = in
+	rec = h.do(http.MethodGet, "/api/v1/initiatives/"+iniViborg, tokHanne, "")
+	var again struct {
+		OpenSteps []struct {
+			Overdue  bool   `json:"overdue"`
+			Deadline string `json:"deadline"`
+		} `json:"open_steps"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &again)
+	if len(again.OpenSteps) != 1 || again.OpenSteps[0].Overdue || again.OpenSteps[0].Deadline <= domain.LocalDate(time.Now()).String() {
+		t.Errorf("open steps %+v, want one in the future, not overdue", again.OpenSteps)
+	}
+}
+
+func TestGetCancelledInitiative(t *testing.T) {
+	h := newHarness(t)
+	in := h.st.initiatives[iniViborg]
+	in.Phase = domain.PhaseCancelled
+	decided := t0.Add(24 * time.Hour)
+	in.Cancellation = &domain.Cancellation{Round: 1, Reason: "Ingen deltagere", ProposedAt: t0, Decided: true,
+		ProposedBy: domain.Actor{UserID: "adm-karen", Name: "Karen Iversen", Role: domain.RoleAdmin},
+		Outcome:    domain.OutcomeApprove, DecidedAt: &decided, Withdrawn: []string{"ini-viborg-t2"},
+		Returned: []domain.SourceAmount{{SourceID: "lbf", AmountØre: domain.Kroner(60_000)},
+			{SourceID: "viborg-kommune", AmountØre: domain.Kroner(5_000)}}}
+	in.Milestones[0].Returned = []domain.ReturnedReport{{Summary: "Første udkast", SpentØre: domain.Kroner(1_000),
+		Comment: "Forbruget mangler", By: domain.Actor{UserID: "bs-hanne", Name: "Hanne Mortensen", Role: domain.RoleBoard}, At: t0}}
+	h.st.initiatives[iniViborg] = in
+	rec := h.do(http.MethodGet, "/api/v1/initiatives/"+iniViborg, tokMette, "")
+	wantStatus(t, rec, http.StatusOK)
+	var got struct {
+		Phase        string          `json:"phase"`
+		PhaseName    string          `json:"phase_name"`
+		Cancellation json.RawMessage `json:"cancellation"`
+		OpenSteps    json.RawMessage `json:"open_steps"`
+		OpenRounds   json.RawMessage `json:"open_rounds"`
+		Milestones   []struct {
+			Returned json.RawMessage `json:"returned"`
+		} `json:"milestones"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Phase != "cancelled" || got.PhaseName != "annulleret" {
+		t.Errorf("phase %s (%s)", got.Phase, got.PhaseName)
+	}
+	assertJSON(t, got.Cancellation, `{"round": 1, "reason": "Ingen deltagere", "proposed_at": "2024-03-01T09:30:00Z",
+	  "proposed_by": {"user_id": "adm-karen", "name": "Karen Iversen", "role": "admin", "role_name": "sekretariat"},
+	  "decided": true, "outcome": "approve", "decided_at": "2024-03-02T09:30:00Z",
+	  "returned": [{"source_id": "lbf", "amount_ore": 6000000, "amount": "60.000,00 kr."},
+	    {"source_id": "viborg-kommune", "amount_ore": 500000, "amount": "5.000,00 kr."}],
+	  "returned_total_ore": 6500000, "returned_total": "65.000,00 kr.", "withdrawn_disbursements": ["ini-viborg-t2"]}`)
+	assertJSON(t, got.OpenSteps, `[]`)
+	assertJSON(t, got.OpenRounds, `[]`)
+	assertJSON(t, got.Milestones[0].Returned, `[{"summary": "Første udkast", "spent_ore": 100000, "spent": "1.000,00 kr.",
+	  "comment": "Forbruget mangler", "at": "2024-03-01T09:30:00Z",
+	  "by": {"user_id": "bs-hanne", "name": "Hanne Mortensen", "role": "board", "role_name": "bestyrelse"}}]`)
+}
+
+// TestOpenAPIBoardActionRequestsMatchTypes: the fields the spec marks required in the board's action requests are
+// exactly those the decoder refuses to do without.
+func TestOpenAPIBoardActionRequestsMatchTypes(t *testing.T) {
+	schemas := loadSpec(t).Components["schemas"]
+	schema := func(name string) map[string]any {
+		m, _ := schemas[name].(map[string]any)
+		return m
+	}
+	votes := func() map[string]any {
+		props, _ := schema("MeetingDecisionRequest")["properties"].(map[string]any)
+		v, _ := props["votes"].(map[string]any)
+		items, _ := v["items"].(map[string]any)
+		return items
+	}
+	tests := []struct {
+		name   string
+		schema map[string]any
+		typ    reflect.Type
+	}{
+		{"DecisionRequest", schema("DecisionRequest"), reflect.TypeFor[decisionBody]()},
+		{"ReturnRequest", schema("ReturnRequest"), reflect.TypeFor[commentBody]()},
+		{"ReasonRequest", schema("ReasonRequest"), reflect.TypeFor[reasonBody]()},
+		{"MeetingDecisionRequest", schema("MeetingDecisionRequest"), reflect.TypeFor[meetingDecisionBody]()},
+		{"MeetingDecisionRequest.votes[]", votes(), reflect.TypeFor[meetingVoteBody]()},
+	}
+	for _, tt := range tests {
+		if tt.schema == nil {
+			t.Errorf("%s: not in the spec", tt.name)
+			continue
+		}
+		var inSpec, inCode, props []string
+		if req, ok := tt.schema["required"].([]any); ok {
+			for _, r := range req {
+				inSpec = append(inSpec, r.(string))
+			}
+		}
+		if p, ok := tt.schema["properties"].(map[string]any); ok {
+			for k := range p {
+				props = append(props, k)
+			}
+		}
+		var fields []string
+		for _, f := range orderedFields(tt.typ) {
+			fields = append(fields, f.name)
+			if f.required {
+				inCode = append(inCode, f.name)
+			}
+		}
+		sort.Strings(inSpec)
+		sort.Strings(inCode)
+		sort.Strings(props)
+		sort.Strings(fields)
+		if diff := cmp.Diff(inSpec, inCode); diff != "" {
+			t.Errorf("%s: required in spec (-) and in %s (+):\n%s", tt.name, tt.typ, diff)
+		}
+		if diff := cmp.Diff(props, fields); diff != "" {
+			t.Errorf("%s: properties in spec (-) and fields of %s (+):\n%s", tt.name, tt.typ, diff)
+		}
 	}
 }

@@ -226,8 +226,30 @@ const (
 	pathAcceptMS       = "/api/v1/initiatives/:id/milestones/:n/accept"
 	pathEvaluation     = "/api/v1/initiatives/:id/evaluation"
 	pathAcceptEval     = "/api/v1/initiatives/:id/evaluation/accept"
+	pathReturnMS       = "/api/v1/initiatives/:id/milestones/:n/return"
+	pathReturnEval     = "/api/v1/initiatives/:id/evaluation/return"
+	pathConflict       = "/api/v1/initiatives/:id/conflict"
+	pathCancel         = "/api/v1/initiatives/:id/cancel"
+	pathMeeting        = "/api/v1/initiatives/:id/meeting-decision"
+	pathChanges        = "/api/v1/initiatives/:id/changes"
+	pathChangeLBF      = "/api/v1/initiatives/:id/changes/:no/lbf"
 	pathDisbursements  = "/api/v1/finance/disbursements"
 	pathConfirmPayment = "/api/v1/finance/disbursements/:id/confirm"
+
+	pathNotifications       = "/api/v1/notifications"
+	pathNotificationRead    = "/api/v1/notifications/:id/read"
+	pathNotificationReadAll = "/api/v1/notifications/read-all"
+)
+
+// Paths of the board, settings and meeting routes (handlers_board.go).
+const (
+	pathPlanBoard           = "/api/v1/plans/:planID/board"
+	pathPlanBoardHistory    = "/api/v1/plans/:planID/board/history"
+	pathPlanSettings        = "/api/v1/plans/:planID/settings"
+	pathPlanSettingsHistory = "/api/v1/plans/:planID/settings/history"
+	pathPlanMeetings        = "/api/v1/plans/:planID/meetings"
+	pathPlanMeeting         = "/api/v1/plans/:planID/meetings/:id"
+	pathPlanMeetingCancel   = "/api/v1/plans/:planID/meetings/:id/cancel"
 )
 
 func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
@@ -252,6 +274,19 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 	add(http.MethodGet, pathPlanDoctor, s.runDoctor, s.authenticate)
 	add(http.MethodPost, pathPlanDoctor, s.runDoctor, s.authenticate, s.idempotent)
 
+	// The board, the settings and the meetings (handlers_board.go). PUT writes nothing when it repeats the
+	// current value, so it needs no Idempotency-Key; it goes through the write chain like every change.
+	add(http.MethodGet, pathPlanBoard, s.getPlanBoard, read...)
+	add(http.MethodPut, pathPlanBoard, s.putPlanBoard, write...)
+	add(http.MethodGet, pathPlanBoardHistory, s.getPlanBoardHistory, read...)
+	add(http.MethodGet, pathPlanSettings, s.getPlanSettings, read...)
+	add(http.MethodPut, pathPlanSettings, s.putPlanSettings, write...)
+	add(http.MethodGet, pathPlanSettingsHistory, s.getPlanSettingsHistory, read...)
+	add(http.MethodGet, pathPlanMeetings, s.listBoardMeetings, read...)
+	add(http.MethodPost, pathPlanMeetings, s.createBoardMeeting, write...)
+	add(http.MethodGet, pathPlanMeeting, s.getBoardMeeting, read...)
+	add(http.MethodPost, pathPlanMeetingCancel, s.cancelBoardMeeting, write...)
+
 	add(http.MethodGet, pathInitiatives, s.listInitiatives, read...)
 	add(http.MethodPost, pathInitiatives, s.createInitiative, write...)
 	add(http.MethodGet, pathInitiative, s.getInitiative, read...)
@@ -263,9 +298,20 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 	add(http.MethodPost, pathAcceptMS, s.acceptMilestone, write...)
 	add(http.MethodPost, pathEvaluation, s.submitEvaluation, write...)
 	add(http.MethodPost, pathAcceptEval, s.acceptEvaluation, write...)
+	add(http.MethodPost, pathReturnMS, s.returnMilestone, write...)
+	add(http.MethodPost, pathReturnEval, s.returnEvaluation, write...)
+	add(http.MethodPost, pathConflict, s.declareConflict, write...)
+	add(http.MethodPost, pathCancel, s.proposeCancel, write...)
+	add(http.MethodPost, pathMeeting, s.meetingDecision, write...)
+	add(http.MethodPost, pathChanges, s.requestChange, write...)
+	add(http.MethodPost, pathChangeLBF, s.recordLBF, write...)
 
 	add(http.MethodGet, pathDisbursements, s.listDisbursements, read...)
 	add(http.MethodPost, pathConfirmPayment, s.confirmPayment, write...)
+
+	add(http.MethodGet, pathNotifications, s.listNotifications, read...)
+	add(http.MethodPost, pathNotificationRead, s.markNotificationRead, write...)
+	add(http.MethodPost, pathNotificationReadAll, s.markAllNotificationsRead, write...)
 
 	if s.cfg.Web != nil {
 		// The web application answers everything else; an unknown path under /api/ stays a problem+json 404.

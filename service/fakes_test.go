@@ -45,8 +45,21 @@ type fakeStore struct {
 	initiatives map[string]domain.Initiative
 	disb        map[string]store.Disbursement
 	events      []store.Event
+	meetings    map[string]store.Meeting // plan ID + "/" + meeting ID
 	errs        map[string]error
 	calls       []string
+}
+
+// GetMeeting makes the fake a meetingReader, as *store.Store is, for MeetingDecision's check of the meeting.
+func (f *fakeStore) GetMeeting(_ context.Context, planID, id string) (store.Meeting, error) {
+	if err := f.call("GetMeeting"); err != nil {
+		return store.Meeting{}, err
+	}
+	m, ok := f.meetings[planID+"/"+id]
+	if !ok {
+		return store.Meeting{}, fmt.Errorf("meeting %s: %w", id, store.ErrNotFound)
+	}
+	return m, nil
 }
 
 func (f *fakeStore) call(method string) error {
@@ -240,7 +253,12 @@ func newFixture(t *testing.T) *fixture {
 			disAarhus: {ID: disAarhus, PlanID: planAarhus, InitiativeID: iniAarhus, MilestoneNo: 1, Status: store.DisbursementPending},
 		},
 		events: []store.Event{{InitiativeID: iniViborg, Seq: 1, Type: "proposed"}, {InitiativeID: iniAarhus, Seq: 1, Type: "proposed"}},
-		errs:   map[string]error{},
+		meetings: map[string]store.Meeting{
+			planViborg + "/møde-5": {PlanID: planViborg, ID: "møde-5", HeldOn: domain.NewDate(2024, 3, 5), Title: "Bestyrelsesmøde"},
+			planViborg + "/møde-aflyst": {PlanID: planViborg, ID: "møde-aflyst", HeldOn: domain.NewDate(2024, 4, 2),
+				Title: "Bestyrelsesmøde", CancelledAt: &t0},
+		},
+		errs: map[string]error{},
 	}
 	wf := &fakeWorkflows{}
 	return &fixture{st: st, wf: wf, svc: New(st, wf, nil)}

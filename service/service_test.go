@@ -28,8 +28,17 @@ func TestBegin_roles(t *testing.T) {
 		ActWithdraw:         {mette, jonas},
 		ActReportMilestone:  {mette, jonas},
 		ActAcceptMilestone:  {hanne},
+		ActReturnMilestone:  {hanne},
 		ActSubmitEvaluation: {mette, jonas},
 		ActAcceptEvaluation: {hanne},
+		ActReturnEvaluation: {hanne},
+		ActVoteCancel:       {hanne},
+		ActVoteChange:       {hanne},
+		ActRequestChange:    {mette, jonas, karen},
+		ActRecordLBF:        {karen},
+		ActDeclareConflict:  {hanne},
+		ActProposeCancel:    {hanne, karen},
+		ActMeetingDecision:  {hanne, karen},
 	}
 	for kind, allowed := range may {
 		for _, p := range []store.Principal{mette, jonas, hanne, peter, karen} {
@@ -224,21 +233,67 @@ func TestActions_updateIDAndRecordedInitiative(t *testing.T) {
 			},
 			workflows.ReportMilestoneInput{Actor: domain.Actor{UserID: mette.UserID, Name: mette.Name, Role: domain.RoleOperationalGroup},
 				No: 1, Summary: "Åbnet", SpentØre: domain.Kroner(10)}},
-		{"accept_milestone", hanne, ActAcceptMilestone, workflows.UpdateAcceptMilestone,
+		{"accept_milestone", hanne, ActAcceptMilestone, workflows.UpdateDecide,
 			func(s *Service, tg *Target) (domain.Initiative, error) {
 				return s.AcceptMilestone(ctx, tg, 1, "Fint", k)
 			},
-			workflows.AcceptMilestoneInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
-				No: 1, Comment: "Fint"}},
+			workflows.DecideInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
+				Matter: domain.MatterMilestone, No: 1, Outcome: domain.OutcomeApprove, Comment: "Fint"}},
+		{"return_milestone", hanne, ActReturnMilestone, workflows.UpdateDecide,
+			func(s *Service, tg *Target) (domain.Initiative, error) {
+				return s.ReturnMilestone(ctx, tg, 2, "Mangler tal", k)
+			},
+			workflows.DecideInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
+				Matter: domain.MatterMilestone, No: 2, Outcome: domain.OutcomeRequestChanges, Comment: "Mangler tal"}},
+		{"return_evaluation", hanne, ActReturnEvaluation, workflows.UpdateDecide,
+			func(s *Service, tg *Target) (domain.Initiative, error) {
+				return s.ReturnEvaluation(ctx, tg, "Uddyb mål 2", k)
+			},
+			workflows.DecideInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
+				Matter: domain.MatterEvaluation, Outcome: domain.OutcomeRequestChanges, Comment: "Uddyb mål 2"}},
+		{"vote_cancel", hanne, ActVoteCancel, workflows.UpdateDecide,
+			func(s *Service, tg *Target) (domain.Initiative, error) {
+				return s.VoteCancel(ctx, tg, domain.OutcomeReject, "Fortsæt", k)
+			},
+			workflows.DecideInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
+				Matter: domain.MatterCancellation, Outcome: domain.OutcomeReject, Comment: "Fortsæt"}},
+		{"cast_vote_on_a_milestone_with_the_decide_target", hanne, ActDecide, workflows.UpdateDecide,
+			func(s *Service, tg *Target) (domain.Initiative, error) {
+				return s.CastVote(ctx, tg, Vote{Matter: domain.MatterMilestone, No: 3, Outcome: domain.OutcomeApprove}, k)
+			},
+			workflows.DecideInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
+				Matter: domain.MatterMilestone, No: 3, Outcome: domain.OutcomeApprove}},
+		{"declare_conflict", hanne, ActDeclareConflict, workflows.UpdateDeclareConflict,
+			func(s *Service, tg *Target) (domain.Initiative, error) {
+				return s.DeclareConflict(ctx, tg, "Min søster leder caféen", k)
+			},
+			workflows.DeclareConflictInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
+				Reason: "Min søster leder caféen"}},
+		{"propose_cancel_by_admin", karen, ActProposeCancel, workflows.UpdateProposeCancel,
+			func(s *Service, tg *Target) (domain.Initiative, error) {
+				return s.ProposeCancel(ctx, tg, "Ingen deltagere", k)
+			},
+			workflows.ProposeCancelInput{Actor: domain.Actor{UserID: karen.UserID, Name: karen.Name, Role: domain.RoleAdmin},
+				Reason: "Ingen deltagere"}},
+		{"meeting_decision", karen, ActMeetingDecision, workflows.UpdateMeetingDecision,
+			func(s *Service, tg *Target) (domain.Initiative, error) {
+				return s.MeetingDecision(ctx, tg, MeetingVotes{ID: "møde-5", Matter: domain.MatterEvaluation,
+					Present: []string{"bs-hanne", "bs-lars"}, Votes: []workflows.MeetingVote{{MemberID: "bs-hanne",
+						Outcome: domain.OutcomeApprove}}, Comment: "Referat"}, k)
+			},
+			workflows.MeetingDecisionInput{Actor: domain.Actor{UserID: karen.UserID, Name: karen.Name, Role: domain.RoleAdmin},
+				MeetingID: "møde-5", Matter: domain.MatterEvaluation, Present: []string{"bs-hanne", "bs-lars"},
+				Votes: []workflows.MeetingVote{{MemberID: "bs-hanne", Outcome: domain.OutcomeApprove}}, Comment: "Referat"}},
 		{"submit_evaluation", jonas, ActSubmitEvaluation, workflows.UpdateSubmitEvaluation,
 			func(s *Service, tg *Target) (domain.Initiative, error) {
 				return s.SubmitEvaluation(ctx, tg, "Nået", []domain.GoalResult{{GoalID: "g1", Achieved: true, Result: "41"}}, k)
 			},
 			workflows.SubmitEvaluationInput{Actor: domain.Actor{UserID: jonas.UserID, Name: jonas.Name, Role: domain.RoleOperationalGroup},
 				Summary: "Nået", Results: []domain.GoalResult{{GoalID: "g1", Achieved: true, Result: "41"}}}},
-		{"accept_evaluation", hanne, ActAcceptEvaluation, workflows.UpdateAcceptEvaluation,
+		{"accept_evaluation", hanne, ActAcceptEvaluation, workflows.UpdateDecide,
 			func(s *Service, tg *Target) (domain.Initiative, error) { return s.AcceptEvaluation(ctx, tg, "", k) },
-			workflows.AcceptEvaluationInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard}}},
+			workflows.DecideInput{Actor: domain.Actor{UserID: hanne.UserID, Name: hanne.Name, Role: domain.RoleBoard},
+				Matter: domain.MatterEvaluation, Outcome: domain.OutcomeApprove}},
 		{"resubmit", karen, ActResubmit, workflows.UpdateResubmit,
 			func(s *Service, tg *Target) (domain.Initiative, error) {
 				return s.Resubmit(ctx, tg, testProposal(), nil, "Rettet", k)

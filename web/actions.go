@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
+	"github.com/helhedsplan/helhedsplan/workflows"
 )
 
 // The actions on an initiative's page. Each allowed action (service.Allowed) is a form on GET /indsatser/{id};
@@ -25,11 +27,15 @@ const flashKey = "flash"
 // id, and its key (a fresh newFormKey, or the posted one when it is shown again after a refusal).
 type actionForm struct {
 	Kind      service.ActionKind
-	Milestone int // report and accept milestone
+	Milestone int               // report, accept and send back a milestone; a meeting decision on a milestone
+	Change    int               // the change request, for Landsbyggefonden's answer and a meeting decision on a change
+	Matter    domain.MatterKind // the matter of a meeting decision
+	Round     *roundView        // the open round a meeting decision is about (its members, names and standing)
 	Key       string
-	Values    map[string]string // form field name → value
-	Errors    map[string]string // HTML id → message
-	Failed    bool              // this is the form that was refused
+	Values    map[string]string   // form field name → value
+	All       map[string][]string // form field name → every value (checkboxes)
+	Errors    map[string]string   // HTML id → message
+	Failed    bool                // this is the form that was refused
 }
 
 // Value is the value the user typed in field name ("" on a fresh form).
@@ -41,14 +47,27 @@ func (f *actionForm) Err(id string) string { return f.Errors[id] }
 // Checked reports whether the radio button name=value was chosen.
 func (f *actionForm) Checked(name, value string) bool { return f.Values[name] == value }
 
+// Includes reports whether the checkbox name=value was ticked.
+func (f *actionForm) Includes(name, value string) bool { return slices.Contains(f.All[name], value) }
+
 // actionsView is the actions part of the initiative page.
 type actionsView struct {
 	Decide           *actionForm
+	VoteCancel       *actionForm
+	VoteChange       *actionForm
+	RecordLBF        *actionForm
+	RequestChange    bool // the link to the change form
 	Withdraw         *actionForm
 	Report           *actionForm
 	AcceptMilestone  *actionForm
+	ReturnMilestone  *actionForm
 	Evaluate         *actionForm
 	AcceptEvaluation *actionForm
+	ReturnEvaluation *actionForm
+	ProposeCancel    *actionForm
+	DeclareConflict  *actionForm
+	Meetings         []*actionForm   // one per open round the chair or an admin may record a meeting's votes on
+	MeetingOptions   []meetingOption // the plan's meetings a meeting form may name (not cancelled)
 	Resubmit         bool
 	Goals            []goalField // the evaluation's per-goal fields
 	Summary          []fieldError
@@ -57,8 +76,11 @@ type actionsView struct {
 
 // Any reports whether there is anything to show in the actions section.
 func (a actionsView) Any() bool {
-	return a.Decide != nil || a.Withdraw != nil || a.Report != nil || a.AcceptMilestone != nil ||
-		a.Evaluate != nil || a.AcceptEvaluation != nil || a.Resubmit
+	return a.Decide != nil || a.VoteCancel != nil || a.VoteChange != nil || a.RecordLBF != nil || a.RequestChange ||
+		a.Withdraw != nil || a.Report != nil ||
+		a.AcceptMilestone != nil || a.ReturnMilestone != nil || a.Evaluate != nil || a.AcceptEvaluation != nil ||
+		a.ReturnEvaluation != nil || a.ProposeCancel != nil || a.DeclareConflict != nil || len(a.Meetings) > 0 ||
+		a.Resubmit
 }
 
 // goalField is one goal in the evaluation form; its fields are maal-<Index>-id, -opnaaet, -resultat.
@@ -88,7 +110,26 @@ var actionSpecs = map[service.ActionKind]actionSpec{
 		"results": "evaluering-maal-0-opnaaet"}, "Evalueringen er sendt til bestyrelsen."},
 	service.ActAcceptEvaluation: {"handling-godkend-evaluering", map[string]string{"comment": "evaluering-godkend-kommentar"},
 		"Evalueringen er godkendt, og indsatsen er afsluttet."},
+	service.ActReturnMilestone: {"handling-send-tilbage-milepael", map[string]string{"comment": "milepael-tilbage-kommentar"},
+		"Rapporten er sendt tilbage til forslagsstilleren."},
+	service.ActReturnEvaluation: {"handling-send-tilbage-evaluering", map[string]string{"comment": "evaluering-tilbage-kommentar"},
+		"Evalueringen er sendt tilbage til forslagsstilleren."},
+	service.ActVoteCancel: {"handling-annullering-stemme", map[string]string{"outcome": "annullering-udfald",
+		"comment": "annullering-kommentar"}, "Din stemme om annullering er registreret."},
+	service.ActProposeCancel: {"handling-annullering", map[string]string{"reason": "annullering-begrundelse"},
+		"Forslaget om at annullere indsatsen er sendt til bestyrelsens afstemning."},
+	service.ActDeclareConflict: {"handling-inhabilitet", map[string]string{"reason": "inhabilitet-begrundelse"},
+		"Din inhabilitet er registreret. Du stemmer ikke i indsatsens sager."},
+	service.ActMeetingDecision: {"handling-moede", map[string]string{"meeting_id": "moede-id", "comment": "moede-kommentar"},
+		"Mødets afstemning er registreret."},
+	service.ActVoteChange: {"handling-aendring-stemme", map[string]string{"outcome": "aendring-udfald",
+		"comment": "aendring-kommentar"}, "Din stemme om ændringen er registreret."},
+	service.ActRecordLBF: {"handling-lbf", map[string]string{"approved": "lbf-svar", "letter_date": "lbf-brevdato",
+		"reference": "lbf-reference"}, "Landsbyggefondens svar er registreret."},
 }
+
+// voteRegistered is the success message of a vote that did not (yet) decide its matter.
+const voteRegistered = "Din stemme er registreret. Sagen afgøres, når nok medlemmer af bestyrelsen har stemt."
 
 // fieldID is the HTML id that shows a rule's problem about field of action kind: results[i].x of the evaluation
 // is goal i's field, and a field the page has no control for is shown at the action's section.
@@ -110,6 +151,24 @@ func fieldID(kind service.ActionKind, field string) string {
 	return spec.section
 }
 
+// fieldID is the HTML id on this form that shows a problem about field ("": the form's section). A page may hold
+// a meeting form per open round, so their ids carry the round's matter.
+func (f *actionForm) fieldID(field string) string {
+	id := fieldID(f.Kind, field)
+	if f.Kind == service.ActMeetingDecision {
+		id += "-" + string(normalMatter(f.Matter))
+	}
+	return id
+}
+
+// ID is the HTML id of the form's field named base (see fieldID), for the templates.
+func (f *actionForm) ID(base string) string {
+	if f.Kind == service.ActMeetingDecision {
+		return base + "-" + string(normalMatter(f.Matter))
+	}
+	return base
+}
+
 func (w *Web) routeActions(pages *http.ServeMux) {
 	pages.HandleFunc("POST /indsatser/{id}/beslutning", w.authed(w.decide))
 	pages.HandleFunc("POST /indsatser/{id}/tilbagetraek", w.authed(w.withdraw))
@@ -117,15 +176,22 @@ func (w *Web) routeActions(pages *http.ServeMux) {
 	pages.HandleFunc("POST /indsatser/{id}/milepaele/{n}/godkend", w.authed(w.acceptMilestone))
 	pages.HandleFunc("POST /indsatser/{id}/evaluering", w.authed(w.submitEvaluation))
 	pages.HandleFunc("POST /indsatser/{id}/evaluering/godkend", w.authed(w.acceptEvaluation))
+	pages.HandleFunc("POST /indsatser/{id}/milepaele/{n}/send-tilbage", w.authed(w.returnMilestone))
+	pages.HandleFunc("POST /indsatser/{id}/evaluering/send-tilbage", w.authed(w.returnEvaluation))
+	pages.HandleFunc("POST /indsatser/{id}/inhabilitet", w.authed(w.declareConflict))
+	pages.HandleFunc("POST /indsatser/{id}/annullering", w.authed(w.proposeCancel))
+	pages.HandleFunc("POST /indsatser/{id}/annullering/stemme", w.authed(w.voteCancel))
+	pages.HandleFunc("POST /indsatser/{id}/moede", w.authed(w.meetingDecision))
 }
 
 // postedForm is the posted form of action kind, with its values as typed, to show again after a refusal.
 func postedForm(r *http.Request, kind service.ActionKind, milestone int) *actionForm {
 	f := &actionForm{Kind: kind, Milestone: milestone, Key: r.PostFormValue("form_key"), Values: map[string]string{},
-		Errors: map[string]string{}, Failed: true}
+		All: map[string][]string{}, Errors: map[string]string{}, Failed: true}
 	for k, vs := range r.PostForm {
 		if k != csrfField && k != "form_key" && len(vs) > 0 {
 			f.Values[k] = vs[0]
+			f.All[k] = vs
 		}
 	}
 	if f.Key == "" || len(f.Key) > 64 {
@@ -139,7 +205,11 @@ func postedForm(r *http.Request, kind service.ActionKind, milestone int) *action
 // fieldLabels name the fields whose rule messages do not ("Feltet skal udfyldes."), for the error summary.
 var fieldLabels = map[string]string{"beslutning-kommentar": "Kommentar", "tilbagetraek-begrundelse": "Begrundelse",
 	"rapport-resume": "Hvad er der nået", "rapport-forbrug": "Forbrug", "milepael-kommentar": "Kommentar",
-	"evaluering-resume": "Samlet evaluering", "evaluering-godkend-kommentar": "Kommentar"}
+	"evaluering-resume": "Samlet evaluering", "evaluering-godkend-kommentar": "Kommentar",
+	"milepael-tilbage-kommentar": "Hvad mangler", "evaluering-tilbage-kommentar": "Hvad mangler",
+	"annullering-kommentar": "Kommentar", "annullering-begrundelse": "Hvorfor bør indsatsen annulleres",
+	"inhabilitet-begrundelse": "Hvorfor er du inhabil", "aendring-kommentar": "Kommentar",
+	"lbf-brevdato": "Brevets dato", "lbf-reference": "Journalnummer"}
 
 // summaryMessage is a problem as the error summary lists it: a generic rule message (a required or too long
 // text) is prefixed with the field's label, so the summary says which field it is about.
@@ -199,6 +269,35 @@ func (w *Web) decide(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	w.actionDone(rw, r, v, t, f, err)
 }
 
+// outcomeOf reads the outcome radio buttons of a vote form ("" when none was chosen).
+func outcomeOf(r *http.Request) domain.Outcome {
+	return domain.Outcome(map[string]string{"godkend": "approve", "afvis": "reject",
+		"aendringer": "request_changes"}[r.PostFormValue("udfald")])
+}
+
+func (w *Web) voteCancel(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActVoteCancel)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActVoteCancel, 0)
+	outcome := outcomeOf(r)
+	if !outcome.Valid() {
+		w.inputProblems(rw, r, v, f, []domain.FieldProblem{{Field: "outcome", Code: "required",
+			Message: "Vælg, om indsatsen skal annulleres."}})
+		return
+	}
+	in, err := w.svc.VoteCancel(r.Context(), t, outcome, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	msg := voteRegistered
+	switch {
+	case in.Phase == domain.PhaseCancelled:
+		msg = "Bestyrelsen har besluttet at annullere indsatsen."
+	case in.Cancellation != nil && in.Cancellation.Decided:
+		msg = "Bestyrelsen har besluttet ikke at annullere indsatsen."
+	}
+	w.actionDoneWith(rw, r, v, t, f, err, msg)
+}
+
 func (w *Web) withdraw(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	t := w.begin(rw, r, v, service.ActWithdraw)
 	if t == nil {
@@ -245,8 +344,31 @@ func (w *Web) acceptMilestone(rw http.ResponseWriter, r *http.Request, v *viewer
 	}
 	no := milestoneNo(r)
 	f := postedForm(r, service.ActAcceptMilestone, no)
-	_, err := w.svc.AcceptMilestone(r.Context(), t, no, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
-	w.actionDone(rw, r, v, t, f, err)
+	in, err := w.svc.AcceptMilestone(r.Context(), t, no, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	msg := voteRegistered
+	if m, ok := in.Milestone(no); ok && m.AcceptedAt != nil {
+		msg = actionSpecs[service.ActAcceptMilestone].done
+	}
+	w.actionDoneWith(rw, r, v, t, f, err, msg)
+}
+
+func (w *Web) returnMilestone(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActReturnMilestone)
+	if t == nil {
+		return
+	}
+	no := milestoneNo(r)
+	f := postedForm(r, service.ActReturnMilestone, no)
+	before := 0
+	if m, ok := t.Initiative.Milestone(no); ok {
+		before = len(m.Returned)
+	}
+	in, err := w.svc.ReturnMilestone(r.Context(), t, no, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	msg := voteRegistered
+	if m, ok := in.Milestone(no); ok && len(m.Returned) > before {
+		msg = actionSpecs[service.ActReturnMilestone].done
+	}
+	w.actionDoneWith(rw, r, v, t, f, err, msg)
 }
 
 func (w *Web) submitEvaluation(rw http.ResponseWriter, r *http.Request, v *viewer) {
@@ -291,17 +413,108 @@ func (w *Web) acceptEvaluation(rw http.ResponseWriter, r *http.Request, v *viewe
 		return
 	}
 	f := postedForm(r, service.ActAcceptEvaluation, 0)
-	_, err := w.svc.AcceptEvaluation(r.Context(), t, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	in, err := w.svc.AcceptEvaluation(r.Context(), t, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	msg := voteRegistered
+	if in.Phase == domain.PhaseCompleted {
+		msg = actionSpecs[service.ActAcceptEvaluation].done
+	}
+	w.actionDoneWith(rw, r, v, t, f, err, msg)
+}
+
+func (w *Web) returnEvaluation(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActReturnEvaluation)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActReturnEvaluation, 0)
+	before := len(t.Initiative.EvaluationsReturned)
+	in, err := w.svc.ReturnEvaluation(r.Context(), t, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	msg := voteRegistered
+	if len(in.EvaluationsReturned) > before {
+		msg = actionSpecs[service.ActReturnEvaluation].done
+	}
+	w.actionDoneWith(rw, r, v, t, f, err, msg)
+}
+
+func (w *Web) declareConflict(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActDeclareConflict)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActDeclareConflict, 0)
+	_, err := w.svc.DeclareConflict(r.Context(), t, r.PostFormValue("begrundelse"), formIdem(v.Principal, r))
 	w.actionDone(rw, r, v, t, f, err)
 }
 
+func (w *Web) proposeCancel(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActProposeCancel)
+	if t == nil {
+		return
+	}
+	f := postedForm(r, service.ActProposeCancel, 0)
+	_, err := w.svc.ProposeCancel(r.Context(), t, r.PostFormValue("begrundelse"), formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+// meetingOutcomes are the votes a meeting form offers per member; "" is no vote (absent, or abstained).
+var meetingOutcomes = map[string]domain.Outcome{"": "", "godkend": domain.OutcomeApprove, "afvis": domain.OutcomeReject,
+	"aendringer": domain.OutcomeRequestChanges}
+
+// meetingDecision records a meeting's votes on one matter. The form names the matter (sag, milepael), the meeting
+// (moede), each member present (tilstede, one value per member) and each member's vote (stemme-<user ID>).
+func (w *Web) meetingDecision(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t := w.begin(rw, r, v, service.ActMeetingDecision)
+	if t == nil {
+		return
+	}
+	matter := domain.MatterKind(r.PostFormValue("sag"))
+	no, _ := strconv.Atoi(r.PostFormValue("milepael"))
+	f := postedForm(r, service.ActMeetingDecision, no)
+	f.Matter = matter
+	m := service.MeetingVotes{ID: strings.TrimSpace(r.PostFormValue("moede")), Matter: matter, No: no,
+		Present: r.PostForm["tilstede"], Comment: r.PostFormValue("kommentar")}
+	if len(m.Present) > maxMeetingMembers {
+		m.Present = m.Present[:maxMeetingMembers]
+	}
+	var problems []domain.FieldProblem
+	if b := v.Plan.Board; b != nil {
+		for _, id := range b.Members {
+			val := r.PostFormValue("stemme-" + id)
+			o, ok := meetingOutcomes[val]
+			if !ok {
+				problems = append(problems, domain.FieldProblem{Field: "votes", Code: "unknown",
+					Message: "Vælg godkend, afvis, ønsk ændringer eller ingen stemme for hvert medlem."})
+				continue
+			}
+			if o != "" {
+				m.Votes = append(m.Votes, workflows.MeetingVote{MemberID: id, Outcome: o})
+			}
+		}
+	}
+	if len(problems) > 0 {
+		w.inputProblems(rw, r, v, f, problems)
+		return
+	}
+	_, err := w.svc.MeetingDecision(r.Context(), t, m, formIdem(v.Principal, r))
+	w.actionDone(rw, r, v, t, f, err)
+}
+
+// maxMeetingMembers bounds the members a posted meeting form may name.
+const maxMeetingMembers = 50
+
 // actionDone answers a carried-out action: on success a redirect to the initiative with the flash message.
 func (w *Web) actionDone(rw http.ResponseWriter, r *http.Request, v *viewer, t *service.Target, f *actionForm, err error) {
+	w.actionDoneWith(rw, r, v, t, f, err, actionSpecs[t.Kind].done)
+}
+
+// actionDoneWith is actionDone with the success message msg (a vote says whether it decided its matter).
+func (w *Web) actionDoneWith(rw http.ResponseWriter, r *http.Request, v *viewer, t *service.Target, f *actionForm,
+	err error, msg string) {
 	if err != nil {
 		w.actionFailed(rw, r, v, f, err)
 		return
 	}
-	w.sessions.Put(r.Context(), flashKey, actionSpecs[t.Kind].done)
+	w.sessions.Put(r.Context(), flashKey, msg)
 	http.Redirect(rw, r, "/indsatser/"+t.Initiative.ID, http.StatusSeeOther)
 }
 
@@ -326,7 +539,7 @@ func (w *Web) actionFailed(rw http.ResponseWriter, r *http.Request, v *viewer, f
 		f.Errors = map[string]string{}
 		var summary []fieldError
 		for _, p := range re.Problems {
-			id := fieldID(f.Kind, p.Field)
+			id := f.fieldID(p.Field)
 			if _, dup := f.Errors[id]; dup {
 				f.Errors[id] += " " + p.Message
 			} else {
@@ -335,7 +548,7 @@ func (w *Web) actionFailed(rw http.ResponseWriter, r *http.Request, v *viewer, f
 			summary = append(summary, fieldError{ID: id, Message: summaryMessage(id, p)})
 		}
 		if len(re.Problems) == 0 {
-			summary = []fieldError{{ID: actionSpecs[f.Kind].section, Message: re.Message}}
+			summary = []fieldError{{ID: f.fieldID(""), Message: re.Message}}
 		}
 		w.showInitiative(rw, r, v, ruleStatus(re.Code), f, summary)
 	case passing(err):
@@ -359,22 +572,34 @@ func (w *Web) actionUnavailable(rw http.ResponseWriter, r *http.Request, v *view
 	w.serviceUnavailable(rw, r, v, err, view)
 }
 
-// actionsFor is the forms of the actions v may take on in now (service.Allowed), each with a fresh key; failed is
-// the refused form, shown as typed instead of a fresh one when its action is still allowed.
-func actionsFor(v *viewer, in domain.Initiative, failed *actionForm) actionsView {
+// actionsFor is the forms of the actions v may take on in now (service.Allowed under the plan's board), each with
+// a fresh key; failed is the refused form, shown as typed instead of a fresh one when its action is still allowed.
+// rounds are the board's open rounds as the page shows them, for the meeting forms.
+func actionsFor(v *viewer, in domain.Initiative, failed *actionForm, rounds []roundView) actionsView {
 	var av actionsView
 	fresh := func(a service.Action) *actionForm {
-		if failed != nil && failed.Kind == a.Kind && (failed.Milestone == a.Milestone || failed.Milestone == 0) {
+		if failed != nil && failed.Kind == a.Kind && (failed.Milestone == a.Milestone || failed.Milestone == 0) &&
+			(a.Kind != service.ActMeetingDecision || normalMatter(failed.Matter) == normalMatter(a.Matter)) {
 			failed.Milestone = a.Milestone
+			failed.Matter = a.Matter
+			failed.Change = a.Change
 			return failed
 		}
-		return &actionForm{Kind: a.Kind, Milestone: a.Milestone, Key: newFormKey(), Values: map[string]string{},
-			Errors: map[string]string{}}
+		return &actionForm{Kind: a.Kind, Milestone: a.Milestone, Matter: a.Matter, Change: a.Change, Key: newFormKey(),
+			Values: map[string]string{}, Errors: map[string]string{}}
 	}
-	for _, a := range service.Allowed(v.Principal, in) {
+	for _, a := range service.Allowed(v.Principal, in, v.Plan) {
 		switch a.Kind {
 		case service.ActDecide:
 			av.Decide = fresh(a)
+		case service.ActVoteCancel:
+			av.VoteCancel = fresh(a)
+		case service.ActVoteChange:
+			av.VoteChange = fresh(a)
+		case service.ActRecordLBF:
+			av.RecordLBF = fresh(a)
+		case service.ActRequestChange:
+			av.RequestChange = true
 		case service.ActResubmit:
 			av.Resubmit = true
 		case service.ActWithdraw:
@@ -383,6 +608,8 @@ func actionsFor(v *viewer, in domain.Initiative, failed *actionForm) actionsView
 			av.Report = fresh(a)
 		case service.ActAcceptMilestone:
 			av.AcceptMilestone = fresh(a)
+		case service.ActReturnMilestone:
+			av.ReturnMilestone = fresh(a)
 		case service.ActSubmitEvaluation:
 			av.Evaluate = fresh(a)
 			for i, g := range in.Proposal.Goals {
@@ -390,10 +617,34 @@ func actionsFor(v *viewer, in domain.Initiative, failed *actionForm) actionsView
 			}
 		case service.ActAcceptEvaluation:
 			av.AcceptEvaluation = fresh(a)
+		case service.ActReturnEvaluation:
+			av.ReturnEvaluation = fresh(a)
+		case service.ActProposeCancel:
+			av.ProposeCancel = fresh(a)
+		case service.ActDeclareConflict:
+			av.DeclareConflict = fresh(a)
+		case service.ActMeetingDecision:
+			f := fresh(a)
+			for i := range rounds {
+				if rounds[i].Matter == a.Matter && rounds[i].No == a.Milestone {
+					f.Round = &rounds[i]
+				}
+			}
+			if f.Round != nil {
+				av.Meetings = append(av.Meetings, f)
+			}
 			// ActConfirmPayment belongs to the finance pages.
 		}
 	}
 	return av
+}
+
+// normalMatter is the matter kind with "" as the proposal.
+func normalMatter(k domain.MatterKind) domain.MatterKind {
+	if k == "" {
+		return domain.MatterProposal
+	}
+	return k
 }
 
 // spentKroner reads a report's spent amount (see parseKroner) and says in Danish what is wrong with it, if

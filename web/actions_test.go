@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,9 +32,10 @@ type wfCall struct {
 }
 
 // fakeWorkflows stands in for Temporal behind service.New. Like the initiative workflow, it runs the update's
-// rule (the domain.Check* its validator runs) against the initiative as recorded, refuses with the rule's
-// *domain.RuleError, and otherwise writes the step to the read model before it answers. An update ID it has
-// answered before gets the same answer again without a second step, as Temporal deduplicates update IDs.
+// rule (the domain.Check* its validator runs, under the plan's board as the store holds it) against the
+// initiative as recorded, refuses with the rule's *domain.RuleError, and otherwise writes the step to the read
+// model before it answers. An update ID it has answered before gets the same answer again without a second step,
+// as Temporal deduplicates update IDs.
 type fakeWorkflows struct {
 	mu      sync.Mutex
 	st      *store.Store
@@ -60,8 +62,12 @@ func (f *fakeWorkflows) Update(ctx context.Context, id, name, updateID string, a
 	if err != nil {
 		return workflows.UpdateResult{}, err
 	}
+	plan, err := f.st.GetPlan(ctx, in.PlanID)
+	if err != nil {
+		return workflows.UpdateResult{}, err
+	}
 	before := in.Phase
-	typ, actor, err := applyUpdate(&in, name, arg)
+	typ, actor, err := applyUpdate(&in, plan, name, arg)
 	if err != nil {
 		return workflows.UpdateResult{}, err
 	}
@@ -85,28 +91,86 @@ func (f *fakeWorkflows) fail(err error) {
 	f.err = err
 }
 
-// applyUpdate checks an update with the workflow's rule and applies a simplified step (quorum one, no ledger).
-func applyUpdate(in *domain.Initiative, name string, arg any) (string, domain.Actor, error) {
-	now := time.Date(2023, 1, 2, 10, 0, 0, 0, time.UTC)
+// fakeNow is when the fake workflow acts.
+var fakeNow = time.Date(2023, 1, 2, 10, 0, 0, 0, time.UTC)
+
+// applyUpdate checks an update with the workflow's rule and applies a simplified step (no ledger): the board's
+// votes are counted by the plan's board rules (domain.CountRound), as the workflow counts them.
+func applyUpdate(in *domain.Initiative, plan domain.Plan, name string, arg any) (string, domain.Actor, error) {
+	now := fakeNow
 	switch a := arg.(type) {
 	case workflows.DecideInput:
-		b := domain.Ballot{Revision: in.Revision, Actor: a.Actor, Outcome: a.Outcome, Comment: a.Comment, At: now}
-		if err := domain.CheckBallot(in, b); err != nil {
+		kind := a.Matter
+		if kind == "" {
+			kind = domain.MatterProposal
+		}
+		if err := domain.CheckBoardVote(in, plan, a.Actor, kind, a.No, a.Outcome, a.Comment); err != nil {
 			return "", a.Actor, err
 		}
-		in.Decisions = append(in.Decisions, domain.Decision{Revision: in.Revision, Outcome: a.Outcome,
-			Comment: a.Comment, Ballots: []domain.Ballot{b}, At: now})
-		switch a.Outcome {
-		case domain.OutcomeApprove:
-			in.Phase = domain.PhaseFunding
-			in.Milestones[0].TrancheStatus, in.Milestones[0].ReleasedAt = domain.TrancheReleased, &now
-			return "approved", a.Actor, nil
-		case domain.OutcomeReject:
-			in.Phase = domain.PhaseRejected
-			return "rejected", a.Actor, nil
+		key, _ := domain.OpenMatter(in, kind, a.No)
+		in.Ballots = append(in.Ballots, domain.Ballot{Matter: key, Revision: in.Revision, Actor: a.Actor,
+			Outcome: a.Outcome, Comment: a.Comment, At: now})
+		res, err := domain.CountRound(in, plan, kind, in.RoundBallots(key))
+		if err != nil {
+			return "", a.Actor, err
 		}
-		in.Phase = domain.PhaseChangesRequested
-		return "changes_requested", a.Actor, nil
+		if !res.Decided {
+			return "ballot_cast", a.Actor, nil
+		}
+		return decideMatter(in, kind, a.No, key, res, a.Comment, a.Actor), a.Actor, nil
+	case workflows.MeetingDecisionInput:
+		kind := a.Matter
+		if kind == "" {
+			kind = domain.MatterProposal
+		}
+		votes := make([]domain.Vote, len(a.Votes))
+		for i, v := range a.Votes {
+			votes[i] = domain.Vote{MemberID: v.MemberID, Outcome: v.Outcome}
+		}
+		res, err := domain.CheckMeetingDecision(in, plan, a.Actor, kind, a.No, a.Present, votes, a.Comment)
+		if err != nil {
+			return "", a.Actor, err
+		}
+		key, _ := domain.OpenMatter(in, kind, a.No)
+		res.Tally.MeetingID = a.MeetingID
+		return decideMatter(in, kind, a.No, key, res, a.Comment, a.Actor), a.Actor, nil
+	case workflows.DeclareConflictInput:
+		if err := domain.CheckDeclareConflict(in, plan, a.Actor, a.Reason); err != nil {
+			return "", a.Actor, err
+		}
+		in.Conflicts = append(in.Conflicts, domain.Conflict{UserID: a.Actor.UserID, Name: a.Actor.Name, Reason: a.Reason, At: now})
+		return "conflict_declared", a.Actor, nil
+	case workflows.ProposeCancelInput:
+		if err := domain.CheckProposeCancel(in, a.Actor, a.Reason); err != nil {
+			return "", a.Actor, err
+		}
+		round := 1
+		if in.Cancellation != nil {
+			round = in.Cancellation.Round + 1
+		}
+		in.Cancellation = &domain.Cancellation{Round: round, Reason: a.Reason, ProposedBy: a.Actor, ProposedAt: now}
+		return "cancellation_proposed", a.Actor, nil
+	case workflows.RequestChangeInput:
+		c, err := domain.CheckRequestChange(in, plan, a.Actor, a.Reason, a.Budget, a.Milestones, nil)
+		if err != nil {
+			return "", a.Actor, err
+		}
+		c.RequestedAt = now
+		in.Changes = append(in.Changes, c)
+		return "change_requested", a.Actor, nil
+	case workflows.RecordLBFInput:
+		if err := domain.CheckLBFApproval(in, a.Actor, a.ChangeNo, a.LetterDate, a.Reference); err != nil {
+			return "", a.Actor, err
+		}
+		c := in.OpenChange()
+		c.LBF = &domain.LBFApproval{Approved: a.Approved, LetterDate: a.LetterDate, Reference: a.Reference,
+			RecordedBy: a.Actor, RecordedAt: now}
+		if !a.Approved {
+			c.Status = domain.ChangeLBFRefused
+			return "change_lbf_refused", a.Actor, nil
+		}
+		applyChange(in, []string{"Landsbyggefonden (" + a.Reference + ")"})
+		return "change_applied", a.Actor, nil
 	case workflows.WithdrawInput:
 		if err := domain.CheckWithdraw(in, a.Actor, a.Reason); err != nil {
 			return "", a.Actor, err
@@ -119,33 +183,129 @@ func applyUpdate(in *domain.Initiative, name string, arg any) (string, domain.Ac
 		}
 		in.Milestones[a.No-1].Report = &domain.Report{Summary: a.Summary, SpentØre: a.SpentØre, Actor: a.Actor, At: now}
 		return "milestone_reported", a.Actor, nil
-	case workflows.AcceptMilestoneInput:
-		if err := domain.CheckAcceptMilestone(in, a.Actor, a.No, a.Comment); err != nil {
-			return "", a.Actor, err
-		}
-		in.Milestones[a.No-1].AcceptedAt, in.Milestones[a.No-1].AcceptedBy = &now, &a.Actor
-		return "milestone_accepted", a.Actor, nil
 	case workflows.SubmitEvaluationInput:
 		if err := domain.CheckSubmitEvaluation(in, a.Actor, a.Summary, a.Results); err != nil {
 			return "", a.Actor, err
 		}
 		in.Evaluation = &domain.Evaluation{Summary: a.Summary, Results: a.Results, SubmittedBy: a.Actor, SubmittedAt: now}
 		return "evaluation_submitted", a.Actor, nil
-	case workflows.AcceptEvaluationInput:
-		if err := domain.CheckAcceptEvaluation(in, a.Actor, a.Comment); err != nil {
-			return "", a.Actor, err
-		}
-		in.Phase = domain.PhaseCompleted
-		in.Evaluation.AcceptedAt, in.Evaluation.AcceptedBy, in.Evaluation.Comment = &now, &a.Actor, a.Comment
-		return "evaluation_accepted", a.Actor, nil
 	}
 	return "", domain.Actor{}, fmt.Errorf("fake: unexpected update %s with %T", name, arg)
+}
+
+// applyChange puts the open change in force, as the workflow does (simplified: no ledger): the milestones and the
+// budget follow it, and it is a new approved version.
+func applyChange(in *domain.Initiative, by []string) {
+	now := fakeNow
+	c := in.OpenChange()
+	in.Milestones = domain.ApplyChange(in, c)
+	in.Proposal.Budget, in.Proposal.Milestones = c.Budget, c.Milestones
+	c.Status, c.AppliedAt = domain.ChangeApplied, &now
+	if c.DecidedAt == nil {
+		c.DecidedAt = &now
+	}
+	in.Versions = append(in.Versions, domain.ApprovedVersion{Version: len(in.Versions) + 1, ChangeNo: c.No,
+		Budget: c.Budget, Milestones: c.Milestones, DecidedBy: by, At: now})
+}
+
+// decideMatter applies the board's decision on a round, as the workflow does (simplified: no ledger).
+func decideMatter(in *domain.Initiative, kind domain.MatterKind, no int, key string, res domain.RoundResult,
+	comment string, by domain.Actor) string {
+	now := fakeNow
+	ballots := in.RoundBallots(key)
+	var rest []domain.Ballot
+	for _, b := range in.Ballots {
+		if b.Matter != key {
+			rest = append(rest, b)
+		}
+	}
+	in.Ballots = rest
+	in.Decisions = append(in.Decisions, domain.Decision{Matter: key, Revision: in.Revision, Outcome: res.Outcome,
+		Comment: comment, Ballots: ballots, At: now, Tally: res.Tally})
+	release := func(i int) {
+		in.Milestones[i].TrancheStatus, in.Milestones[i].ReleasedAt = domain.TrancheReleased, &now
+		in.Milestones[i].DisbursementID = domain.DisbursementID(in.ID, i+1)
+		in.Phase = domain.PhaseFunding
+	}
+	switch kind {
+	case domain.MatterMilestone:
+		m := &in.Milestones[no-1]
+		if res.Outcome != domain.OutcomeApprove {
+			m.Returned = append(m.Returned, domain.ReturnedReport{Summary: m.Report.Summary, SpentØre: m.Report.SpentØre,
+				Comment: comment, By: by, At: now})
+			m.Report = nil
+			return "milestone_returned"
+		}
+		m.AcceptedAt, m.AcceptedBy = &now, &by
+		if no < len(in.Milestones) {
+			release(no)
+		} else {
+			in.Phase = domain.PhaseEvaluation
+		}
+		return "milestone_accepted"
+	case domain.MatterEvaluation:
+		if res.Outcome != domain.OutcomeApprove {
+			e := in.Evaluation
+			in.EvaluationsReturned = append(in.EvaluationsReturned, domain.ReturnedReport{Summary: e.Summary,
+				Comment: comment, By: by, At: now})
+			in.Evaluation = nil
+			return "evaluation_returned"
+		}
+		in.Phase = domain.PhaseCompleted
+		in.Evaluation.AcceptedAt, in.Evaluation.AcceptedBy, in.Evaluation.Comment = &now, &by, comment
+		return "evaluation_accepted"
+	case domain.MatterChange:
+		c := in.OpenChange()
+		if res.Outcome != domain.OutcomeApprove {
+			c.Status, c.DecidedAt = domain.ChangeRejected, &now
+			return "change_rejected"
+		}
+		if c.Strategic {
+			c.Status, c.DecidedAt = domain.ChangeAwaitingLBF, &now
+			return "change_approved"
+		}
+		applyChange(in, domain.DecidedBy(ballots))
+		return "change_applied"
+	case domain.MatterCancellation:
+		c := in.Cancellation
+		c.Decided, c.Outcome, c.DecidedAt = true, res.Outcome, &now
+		if res.Outcome != domain.OutcomeApprove {
+			return "cancellation_refused"
+		}
+		paid := map[string]domain.Money{}
+		for i := range in.Milestones {
+			m := &in.Milestones[i]
+			for _, l := range m.Tranche {
+				if m.TrancheStatus == domain.TranchePaid {
+					paid[l.SourceID] += l.AmountØre
+				}
+			}
+			if m.TrancheStatus == domain.TrancheReleased {
+				c.Withdrawn = append(c.Withdrawn, m.DisbursementID)
+			}
+		}
+		for _, l := range in.Proposal.Budget {
+			c.Returned = append(c.Returned, domain.SourceAmount{SourceID: l.SourceID, AmountØre: l.AmountØre - paid[l.SourceID]})
+		}
+		in.Phase = domain.PhaseCancelled
+		return "cancelled"
+	}
+	switch res.Outcome {
+	case domain.OutcomeApprove:
+		release(0)
+		return "approved"
+	case domain.OutcomeReject:
+		in.Phase = domain.PhaseRejected
+		return "rejected"
+	}
+	in.Phase = domain.PhaseChangesRequested
+	return "changes_requested"
 }
 
 // writeStep records the initiative's next version, as the workflow's local activity does (record, without t).
 func writeStep(ctx context.Context, st *store.Store, in *domain.Initiative, typ string, actor domain.Actor, before domain.Phase) error {
 	in.Version++
-	in.UpdatedAt = time.Date(2023, 1, 2, 10, 0, 0, 0, time.UTC)
+	in.UpdatedAt = fakeNow
 	ev := store.Event{InitiativeID: in.ID, Seq: in.Version, Type: typ, ActorID: actor.UserID, ActorName: actor.Name,
 		ActorRole: actor.Role, At: in.UpdatedAt, PhaseBefore: before, PhaseAfter: in.Phase, Payload: json.RawMessage(`{}`)}
 	return st.RecordTransition(ctx, store.Transition{Event: ev, Snapshot: *in})
@@ -154,9 +314,16 @@ func writeStep(ctx context.Context, st *store.Store, in *domain.Initiative, typ 
 // newActionApp is newApp with the fake workflows behind the service, and dev sign-in.
 func newActionApp(t *testing.T) (*app, *fakeWorkflows) {
 	t.Helper()
+	return newActionAppWith(t, web.Config{})
+}
+
+// newActionAppWith is newActionApp with cfg (DevSignIn is set).
+func newActionAppWith(t *testing.T, cfg web.Config) (*app, *fakeWorkflows) {
+	t.Helper()
 	st := dbtest.New(t)
 	wf := &fakeWorkflows{st: st, results: map[string]workflows.UpdateResult{}}
-	w, err := web.New(web.Config{DevSignIn: true}, st, service.New(st, wf, nil), st.DB().DB)
+	cfg.DevSignIn = true
+	w, err := web.New(cfg, st, service.New(st, wf, nil), st.DB().DB)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
@@ -249,11 +416,39 @@ func initiativeAt(t *testing.T, st *store.Store, id string, s stage) *domain.Ini
 	return in
 }
 
-// formTestIDs maps each action the initiative page has a form (or link) for to its data-testid.
+// formTestIDs maps each action the initiative page has a form (or link) for to its data-testid; a meeting
+// decision's form is "form-meeting-<matter>".
 var formTestIDs = map[service.ActionKind]string{
 	service.ActDecide: "form-decide", service.ActResubmit: "form-resubmit", service.ActWithdraw: "form-withdraw",
 	service.ActReportMilestone: "form-report", service.ActAcceptMilestone: "form-accept-milestone",
 	service.ActSubmitEvaluation: "form-evaluate", service.ActAcceptEvaluation: "form-accept-evaluation",
+	service.ActReturnMilestone: "form-return-milestone", service.ActReturnEvaluation: "form-return-evaluation",
+	service.ActVoteCancel: "form-vote-cancel", service.ActProposeCancel: "form-propose-cancel",
+	service.ActDeclareConflict: "form-declare-conflict", service.ActVoteChange: "form-vote-change",
+	service.ActRequestChange: "form-request-change", service.ActRecordLBF: "form-record-lbf",
+}
+
+// formTestID is the data-testid of the form for action a.
+func formTestID(a service.Action) (string, bool) {
+	if a.Kind == service.ActMeetingDecision {
+		return "form-meeting-" + string(a.Matter), true
+	}
+	id, ok := formTestIDs[a.Kind]
+	return id, ok
+}
+
+// viborgPlan is the seeded plan as the store holds it, with its board: Hanne Mortensen in the chair, Lars Bach
+// and Sofie Lund; the chair accepts milestone reports alone.
+func viborgPlan(t *testing.T, st *store.Store) domain.Plan {
+	t.Helper()
+	p, err := st.GetPlan(context.Background(), planID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Board.Voting() || p.Board.Chair != "bs-hanne" {
+		t.Fatalf("the seeded plan's board is %+v, want one chaired by bs-hanne", p.Board)
+	}
+	return p
 }
 
 var formTestIDRe = regexp.MustCompile(`data-testid="(form-[a-z-]+)"`)
@@ -310,15 +505,27 @@ func TestActionFormsAreTheAllowedActions(t *testing.T) {
 		browsers[u] = a.browser()
 		browsers[u].signInAs(u)
 	}
-	// What each user must see (besides agreeing with service.Allowed): the roles' turns in the lifecycle.
+	plan := viborgPlan(t, a.st)
+	// What each user must see (besides agreeing with service.Allowed): the roles' turns in the lifecycle, under the
+	// seeded board (Hanne chairs it and accepts milestone reports alone; she and the secretariat record meetings).
+	boardOn := []string{"form-declare-conflict", "form-propose-cancel"}
 	want := map[string]map[string][]string{
-		"review":     {"bs-hanne": {"form-decide"}, "og-mette": {"form-withdraw"}},
-		"changes":    {"og-mette": {"form-resubmit", "form-withdraw"}, "adm-karen": {"form-resubmit"}},
-		"funding":    {}, // finance's confirm payment is on the finance pages
-		"executing":  {"og-mette": {"form-report"}, "og-ahmed": {"form-report"}},
-		"reported":   {"bs-hanne": {"form-accept-milestone"}},
-		"evaluation": {"og-mette": {"form-evaluate"}, "og-ahmed": {"form-evaluate"}},
-		"judged":     {"bs-hanne": {"form-accept-evaluation"}},
+		"review": {"bs-hanne": {"form-decide", "form-declare-conflict", "form-meeting-proposal"},
+			"og-mette": {"form-withdraw"}, "adm-karen": {"form-meeting-proposal"}},
+		"changes": {"og-mette": {"form-resubmit", "form-withdraw"}, "adm-karen": {"form-resubmit"},
+			"bs-hanne": {"form-declare-conflict"}},
+		// finance's confirm payment is on the finance pages
+		// The proposer and the secretariat may ask to change an approved initiative.
+		"funding": {"bs-hanne": boardOn, "adm-karen": {"form-propose-cancel", "form-request-change"},
+			"og-mette": {"form-request-change"}},
+		"executing": {"og-mette": {"form-report", "form-request-change"}, "og-ahmed": {"form-report"}, "bs-hanne": boardOn,
+			"adm-karen": {"form-propose-cancel", "form-request-change"}},
+		"reported": {"bs-hanne": {"form-accept-milestone", "form-declare-conflict", "form-propose-cancel", "form-return-milestone"},
+			"adm-karen": {"form-propose-cancel", "form-request-change"}, "og-mette": {"form-request-change"}},
+		"evaluation": {"og-mette": {"form-evaluate"}, "og-ahmed": {"form-evaluate"}, "bs-hanne": boardOn,
+			"adm-karen": {"form-propose-cancel"}},
+		"judged": {"bs-hanne": {"form-accept-evaluation", "form-declare-conflict", "form-meeting-evaluation",
+			"form-propose-cancel", "form-return-evaluation"}, "adm-karen": {"form-meeting-evaluation", "form-propose-cancel"}},
 	}
 	for id, in := range ins {
 		for _, u := range users {
@@ -332,8 +539,8 @@ func TestActionFormsAreTheAllowedActions(t *testing.T) {
 					t.Fatal(err)
 				}
 				var allowed []string
-				for _, act := range service.Allowed(principal, *in) {
-					if tid, ok := formTestIDs[act.Kind]; ok {
+				for _, act := range service.Allowed(principal, *in, plan) {
+					if tid, ok := formTestID(act); ok {
 						allowed = append(allowed, tid)
 					}
 				}
@@ -385,13 +592,29 @@ func TestDecisionReachesTheWorkflowAndRedirects(t *testing.T) {
 	if c.Name != workflows.UpdateDecide || c.InitiativeID != "ini" || c.Arg != any(want) || !strings.HasPrefix(c.UpdateID, "bs-hanne/") {
 		t.Errorf("update %+v, want decide on ini with %+v under an ID of Hanne's", c, want)
 	}
+	// One vote of three decides nothing yet: Hanne sees her vote instead of the form.
 	after := b.get("/indsatser/ini")
-	mustContain(t, after, "Din beslutning er registreret.", `class="alert alert-success"`, "afventer udbetaling")
-	if forms := formsOn(after); len(forms) != 0 {
-		t.Errorf("after the decision the board still sees %v", forms)
+	mustContain(t, after, "Din beslutning er registreret.", `class="alert alert-success"`, "til behandling i bestyrelsen",
+		`data-testid="your-standing"`, "Du har stemt: <strong>godkend</strong>", "Godkendt på mødet 3/2")
+	if forms := formsOn(after); slices.Contains(forms, "form-decide") {
+		t.Errorf("after her vote Hanne still sees %v", forms)
 	}
 	if again := b.get("/indsatser/ini"); strings.Contains(again.body, "Din beslutning er registreret.") {
 		t.Error("the success message is shown again on reload")
+	}
+	// Lars's approval makes two of three: decided, as the third vote cannot change it.
+	lars := a.browser()
+	lars.signInAs("bs-lars")
+	p = lars.post("/indsatser/ini/beslutning", lars.formValues("/indsatser/ini", "form-decide", url.Values{"udfald": {"godkend"}}))
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("Lars's vote: %d:\n%s", p.status, p.body)
+	}
+	decided := lars.get("/indsatser/ini")
+	mustContain(t, decided, "afventer udbetaling", "Forslaget (revision 1): godkendt", `data-testid="tally"`,
+		"Godkendt med 2 af 2 afgivne stemmer", "Den manglende stemme kan ikke ændre udfaldet.",
+		"Hanne Mortensen: godkend", "Lars Bach: godkend")
+	if forms := formsOn(decided); slices.Contains(forms, "form-decide") {
+		t.Errorf("after the decision the board still sees %v", forms)
 	}
 }
 
@@ -407,7 +630,7 @@ func TestRefusedActionShowsTheFormAgainWithItsErrors(t *testing.T) {
 		if p.status != http.StatusUnprocessableEntity {
 			t.Fatalf("status %d, want 422:\n%s", p.status, p.body)
 		}
-		msg := "Begrund afvisning eller ønskede ændringer."
+		msg := "Begrund din stemme, når du ikke godkender."
 		mustContain(t, p, "<title>Fejl: ", `id="error-summary-heading"`, `<a href="#beslutning-kommentar">`+msg+`</a>`,
 			`id="beslutning-kommentar-fejl"`, `aria-invalid="true"`, `aria-describedby="beslutning-kommentar-hint beslutning-kommentar-fejl"`,
 			`value="afvis" checked`, `name="form_key" value="`+form.Get("form_key")+`"`)
@@ -464,7 +687,7 @@ func TestRefusedActionShowsTheFormAgainWithItsErrors(t *testing.T) {
 		if p.status != http.StatusConflict {
 			t.Fatalf("status %d, want 409", p.status)
 		}
-		mustContain(t, p, `<a href="#handling-beslutning">Indsatsen er i gang; man kan kun træffe beslutning, når den er til behandling i bestyrelsen.</a>`)
+		mustContain(t, p, `<a href="#handling-beslutning">Indsatsen er i gang; man kan kun træffe beslutning om forslaget, når den er til behandling i bestyrelsen.</a>`)
 	})
 }
 
@@ -487,8 +710,8 @@ func TestTheSameFormTwiceIsOneUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.Phase != domain.PhaseChangesRequested || len(in.Decisions) != 1 {
-		t.Errorf("phase %s with %d decisions, want changes_requested once", in.Phase, len(in.Decisions))
+	if in.Phase != domain.PhaseBoardReview || len(in.Ballots) != 1 {
+		t.Errorf("phase %s with %d ballots, want Hanne's one vote in board review", in.Phase, len(in.Ballots))
 	}
 	// A new form (a fresh key) is a new request.
 	initiativeAt(t, a.st, "to", inBoardReview)
@@ -651,7 +874,7 @@ func TestActionFormsInABrowser(t *testing.T) {
 	board.Page("beslutning")
 	board.Check("Afvis forslaget")
 	board.Click("Registrér beslutning")
-	if !strings.Contains(board.Text(".alert-error"), "Begrund afvisning") {
+	if !strings.Contains(board.Text(".alert-error"), "Begrund din stemme") {
 		t.Errorf("error summary: %q", board.Text(".alert-error"))
 	}
 	board.Page("beslutning-fejl")

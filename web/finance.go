@@ -16,7 +16,8 @@ import (
 )
 
 // "Økonomi": the disbursement inbox. Finance, the secretariat and the board see the released tranches waiting for
-// payment and those paid (service.Disbursements decides who may: the API's list allows the same roles); finance
+// payment, those paid and those withdrawn unpaid because their initiative was cancelled, with the reason finance
+// was given (service.Disbursements decides who may: the API's list allows the same roles); finance
 // confirms a payment with the bank's reference (service.BeginPayment + ConfirmPayment, the API's path too); and
 // everyone who sees the lists may download them as CSV for Danish Excel.
 
@@ -38,19 +39,21 @@ const sessionFinanceFlash = "finance_flash"
 
 // Query (and hidden form) parameters with the cursor of each list, so the lists page independently.
 const (
-	paramPendingAfter = "afventer"
-	paramPaidAfter    = "betalt"
+	paramPendingAfter   = "afventer"
+	paramPaidAfter      = "betalt"
+	paramWithdrawnAfter = "trukket"
 )
 
 // financeView is the finance page.
 type financeView struct {
 	Pending    financeList
 	Paid       financeList
-	CanConfirm bool // finance: each pending row has the confirm form
+	Withdrawn  financeList // taken back from finance unpaid: the initiative was cancelled
+	CanConfirm bool        // finance: each pending row has the confirm form
 	Flash      string
 	Errors     []fieldError
 	// The cursors the page was shown with, posted back by the confirm forms so a refusal shows the same pages.
-	PendingAfter, PaidAfter string
+	PendingAfter, PaidAfter, WithdrawnAfter string
 }
 
 type financeList struct {
@@ -74,6 +77,9 @@ type disbursementView struct {
 	PaidDate  string
 	PaidBy    string
 	Reference string
+	// WithdrawnDate and WithdrawnReason say when and why a withdrawn disbursement was taken back.
+	WithdrawnDate   string
+	WithdrawnReason string
 }
 
 type lineView struct {
@@ -100,18 +106,27 @@ func (w *Web) showFinance(rw http.ResponseWriter, r *http.Request, v *viewer, st
 		return
 	}
 	ctx := r.Context()
-	pendingAfter, paidAfter := r.FormValue(paramPendingAfter), r.FormValue(paramPaidAfter)
-	pending, nextPending, err := w.svc.Disbursements(ctx, v.Principal, store.DisbursementFilter{
-		PlanID: v.Plan.ID, Status: store.DisbursementPending, After: pendingAfter, Limit: financeListSize})
-	if err == nil {
-		var paid []store.Disbursement
-		var nextPaid string
-		paid, nextPaid, err = w.svc.Disbursements(ctx, v.Principal, store.DisbursementFilter{
-			PlanID: v.Plan.ID, Status: store.DisbursementPaid, After: paidAfter, Limit: financeListSize})
-		if err == nil {
-			w.renderFinance(rw, r, v, status, attempt, financeLists{pending, nextPending, pendingAfter, paid, nextPaid, paidAfter})
-			return
+	var l financeLists
+	var err error
+	for _, list := range []struct {
+		status string
+		param  string
+		page   *financePage
+	}{
+		{store.DisbursementPending, paramPendingAfter, &l.pending},
+		{store.DisbursementPaid, paramPaidAfter, &l.paid},
+		{store.DisbursementWithdrawn, paramWithdrawnAfter, &l.withdrawn},
+	} {
+		list.page.after = r.FormValue(list.param)
+		list.page.rows, list.page.next, err = w.svc.Disbursements(ctx, v.Principal, store.DisbursementFilter{
+			PlanID: v.Plan.ID, Status: list.status, After: list.page.after, Limit: financeListSize})
+		if err != nil {
+			break
 		}
+	}
+	if err == nil {
+		w.renderFinance(rw, r, v, status, attempt, l)
+		return
 	}
 	if attempt != nil {
 		// The user may not even see the lists: answer with the refusal of what they tried, not of the list.
@@ -123,11 +138,20 @@ func (w *Web) showFinance(rw http.ResponseWriter, r *http.Request, v *viewer, st
 	w.financeFailed(rw, r, v, err)
 }
 
+// financePage is one page of one list: its rows, the cursor it was shown from and the next page's.
+type financePage struct {
+	rows        []store.Disbursement
+	after, next string
+}
+
 type financeLists struct {
-	pending                   []store.Disbursement
-	nextPending, pendingAfter string
-	paid                      []store.Disbursement
-	nextPaid, paidAfter       string
+	pending, paid, withdrawn financePage
+}
+
+// cursors are the lists' cursors as the page was shown, by query parameter.
+func (l financeLists) cursors() map[string]string {
+	return map[string]string{paramPendingAfter: l.pending.after, paramPaidAfter: l.paid.after,
+		paramWithdrawnAfter: l.withdrawn.after}
 }
 
 func (w *Web) renderFinance(rw http.ResponseWriter, r *http.Request, v *viewer, status int, attempt *paymentAttempt, l financeLists) {
@@ -141,7 +165,8 @@ func (w *Web) renderFinance(rw http.ResponseWriter, r *http.Request, v *viewer, 
 		userNames[u.ID] = u.Name
 	}
 	n := planNames(v.Plan)
-	view := financeView{CanConfirm: v.Role == domain.RoleFinance, PendingAfter: l.pendingAfter, PaidAfter: l.paidAfter}
+	view := financeView{CanConfirm: v.Role == domain.RoleFinance, PendingAfter: l.pending.after, PaidAfter: l.paid.after,
+		WithdrawnAfter: l.withdrawn.after}
 	if status == http.StatusOK && attempt == nil {
 		view.Flash = w.sessions.PopString(r.Context(), sessionFinanceFlash)
 	}
@@ -153,10 +178,13 @@ func (w *Web) renderFinance(rw http.ResponseWriter, r *http.Request, v *viewer, 
 		}
 		return out
 	}
-	view.Pending.Rows, view.Paid.Rows = rows(l.pending), rows(l.paid)
+	view.Pending.Rows, view.Paid.Rows, view.Withdrawn.Rows = rows(l.pending.rows), rows(l.paid.rows), rows(l.withdrawn.rows)
 	view.Pending.Label, view.Paid.Label = "Sider med udbetalinger der afventer betaling", "Sider med betalte udbetalinger"
-	view.Pending.NextURL, view.Pending.FirstURL = listURLs(paramPendingAfter, l.pendingAfter, l.nextPending, paramPaidAfter, l.paidAfter, "afventer-betaling")
-	view.Paid.NextURL, view.Paid.FirstURL = listURLs(paramPaidAfter, l.paidAfter, l.nextPaid, paramPendingAfter, l.pendingAfter, "betalt")
+	view.Withdrawn.Label = "Sider med udbetalinger der er trukket tilbage"
+	cur := l.cursors()
+	view.Pending.NextURL, view.Pending.FirstURL = listURLs(paramPendingAfter, l.pending.next, cur, "afventer-betaling")
+	view.Paid.NextURL, view.Paid.FirstURL = listURLs(paramPaidAfter, l.paid.next, cur, "betalt")
+	view.Withdrawn.NextURL, view.Withdrawn.FirstURL = listURLs(paramWithdrawnAfter, l.withdrawn.next, cur, "trukket-tilbage")
 
 	title := "Økonomi"
 	if attempt != nil {
@@ -167,7 +195,8 @@ func (w *Web) renderFinance(rw http.ResponseWriter, r *http.Request, v *viewer, 
 }
 
 // attemptErrors puts a refused confirmation's messages at its row's reference field (or, when the row is no
-// longer in the pending list — paid meanwhile — at its row in the paid list) and returns them for the summary.
+// longer in the pending list — paid or withdrawn meanwhile — at its row in that list) and returns them for the
+// summary.
 func attemptErrors(a *paymentAttempt, view *financeView) []fieldError {
 	msg := a.Refusal.Message
 	for _, p := range a.Refusal.Problems {
@@ -189,10 +218,11 @@ func attemptErrors(a *paymentAttempt, view *financeView) []fieldError {
 			label = rowLabel(row.Disbursement)
 		}
 	}
-	for i := range view.Paid.Rows {
-		row := &view.Paid.Rows[i]
-		if row.ID == a.DisbursementID {
-			target, label = row.RowID, rowLabel(row.Disbursement)
+	for _, rows := range [][]disbursementView{view.Paid.Rows, view.Withdrawn.Rows} {
+		for i := range rows {
+			if row := &rows[i]; row.ID == a.DisbursementID {
+				target, label = row.RowID, rowLabel(row.Disbursement)
+			}
 		}
 	}
 	if label != "" {
@@ -205,16 +235,18 @@ func rowLabel(d store.Disbursement) string {
 	return "Reference for " + d.InitiativeTitle + ", milepæl " + strconv.Itoa(d.MilestoneNo)
 }
 
-// listURLs are the links of one list: its next page (keeping the other list's page) and, when not on the first
-// page, its first page.
-func listURLs(param, after, next, otherParam, otherAfter, anchor string) (nextURL, firstURL string) {
+// listURLs are the links of the list whose cursor is param: its next page (keeping the other lists' pages, whose
+// cursors are in cursors) and, when not on the first page, its first page.
+func listURLs(param, next string, cursors map[string]string, anchor string) (nextURL, firstURL string) {
 	link := func(cursor string) string {
 		q := url.Values{}
+		for p, c := range cursors {
+			if p != param && c != "" {
+				q.Set(p, c)
+			}
+		}
 		if cursor != "" {
 			q.Set(param, cursor)
-		}
-		if otherAfter != "" {
-			q.Set(otherParam, otherAfter)
 		}
 		u := "/oekonomi"
 		if len(q) > 0 {
@@ -225,7 +257,7 @@ func listURLs(param, after, next, otherParam, otherAfter, anchor string) (nextUR
 	if next != "" {
 		nextURL = link(next)
 	}
-	if after != "" {
+	if cursors[param] != "" {
 		firstURL = link("")
 	}
 	return nextURL, firstURL
@@ -248,6 +280,12 @@ func disbursementRow(d store.Disbursement, n names, users map[string]string) dis
 	}
 	if d.Reference != nil {
 		row.Reference = *d.Reference
+	}
+	if d.WithdrawnAt != nil {
+		row.WithdrawnDate = formatTimeDate(*d.WithdrawnAt)
+	}
+	if d.WithdrawnReason != nil {
+		row.WithdrawnReason = *d.WithdrawnReason
 	}
 	return row
 }
@@ -331,11 +369,12 @@ func (w *Web) unavailable(rw http.ResponseWriter, r *http.Request, v *viewer, er
 
 // Danish names of the disbursement statuses, in the CSV.
 var disbursementStatusNames = map[string]string{
-	store.DisbursementPending: "afventer betaling",
-	store.DisbursementPaid:    "betalt",
+	store.DisbursementPending:   "afventer betaling",
+	store.DisbursementPaid:      "betalt",
+	store.DisbursementWithdrawn: "trukket tilbage",
 }
 
-// disbursementsCSV downloads the plan's disbursements (status pending, paid or, without status, all) as CSV for
+// disbursementsCSV downloads the plan's disbursements (status pending, paid, withdrawn or, without status, all) as CSV for
 // Danish Excel: UTF-8 with a byte-order mark (so Excel reads æøå), semicolons between fields, amounts as
 // "1234567,50" (decimal comma, no thousands separator), dates as 31.12.2025, one column per funding source. It
 // streams every page of the list, reading csvPageSize rows per query, so the whole list never sits in memory.
@@ -346,8 +385,8 @@ func (w *Web) disbursementsCSV(rw http.ResponseWriter, r *http.Request, v *viewe
 	}
 	status := r.URL.Query().Get("status")
 	if _, ok := disbursementStatusNames[status]; !ok && status != "" {
-		w.badRequest(rw, r, fmt.Sprintf("Ukendt status „%s“. Brug %s, %s eller ingen status for alle udbetalinger.",
-			status, store.DisbursementPending, store.DisbursementPaid))
+		w.badRequest(rw, r, fmt.Sprintf("Ukendt status „%s“. Brug %s, %s, %s eller ingen status for alle udbetalinger.",
+			status, store.DisbursementPending, store.DisbursementPaid, store.DisbursementWithdrawn))
 		return
 	}
 	ctx := r.Context()
@@ -386,7 +425,8 @@ func (w *Web) disbursementsCSV(rw http.ResponseWriter, r *http.Request, v *viewe
 	for _, s := range v.Plan.FundingSources {
 		header = append(header, s.Name+" (kr.)")
 	}
-	header = append(header, "I alt (kr.)", "Status", "Frigivet", "Reference", "Betalt", "Betalt af")
+	header = append(header, "I alt (kr.)", "Status", "Frigivet", "Reference", "Betalt", "Betalt af", "Trukket tilbage",
+		"Begrundelse for tilbagetrækning")
 	_ = cw.Write(header)
 	n := planNames(v.Plan)
 	for {
@@ -439,7 +479,14 @@ func csvRecord(d store.Disbursement, sources []domain.FundingSource, n names, us
 	if status == "" {
 		status = d.Status
 	}
-	return append(rec, csvAmount(d.TotalØre), status, formatTimeDate(d.ReleasedAt), reference, paid, paidBy)
+	var withdrawn, why string
+	if d.WithdrawnAt != nil {
+		withdrawn = formatTimeDate(*d.WithdrawnAt)
+	}
+	if d.WithdrawnReason != nil {
+		why = csvText(*d.WithdrawnReason)
+	}
+	return append(rec, csvAmount(d.TotalØre), status, formatTimeDate(d.ReleasedAt), reference, paid, paidBy, withdrawn, why)
 }
 
 // csvAmount is an amount as Danish Excel reads a number: kroner with a decimal comma and two decimals, no

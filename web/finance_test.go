@@ -297,6 +297,49 @@ func TestFinancePage(t *testing.T) {
 	})
 }
 
+// A disbursement taken back from finance because its initiative was cancelled is listed under "Trukket tilbage"
+// with when and why, not under those waiting for payment, and in the CSV with its Danish status.
+func TestFinanceWithdrawn(t *testing.T) {
+	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
+	ctx := context.Background()
+	in := funded(t, a.st, "sommerlejr", "Sommerlejr i Vestervang", time.Date(2022, 4, 2, 8, 0, 0, 0, time.UTC),
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(75_000))}, release: true},
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(25_000))}})
+	at := in.UpdatedAt.Add(24 * time.Hour)
+	ci := store.CancelInput{PlanID: planID, InitiativeID: in.ID, DelaftaleID: in.Proposal.DelaftaleID,
+		Withdraw:   []store.WithdrawInput{{DisbursementID: "sommerlejr-t1", MilestoneNo: 1, Lines: in.Milestones[0].Tranche}},
+		Unreserve:  []domain.SourceAmount{lbf(domain.Kroner(100_000))},
+		Transition: finTransition(in, "cancelled", hanne, domain.PhaseCancelled, at)}
+	if _, err := a.st.WriteStep(ctx, store.Step{Cancel: &ci}); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	d, err := a.st.GetDisbursement(ctx, "sommerlejr-t1")
+	if err != nil || d.Status != store.DisbursementWithdrawn || d.WithdrawnReason == nil {
+		t.Fatalf("disbursement %+v, %v: want it withdrawn with a reason", d, err)
+	}
+	finance := a.browser()
+	finance.signInAs("fin-peter")
+	p := finance.get("/oekonomi")
+	if p.status != http.StatusOK {
+		t.Fatalf("status %d", p.status)
+	}
+	withdrawn := section(t, p, "trukket-tilbage")
+	for _, want := range []string{`data-testid="withdrawn"`, `href="/indsatser/sommerlejr"`, "1. Opstart", "75.000 kr.",
+		"02.04.2022", "03.04.2022", *d.WithdrawnReason} {
+		if !strings.Contains(withdrawn, want) {
+			t.Errorf("the withdrawn list lacks %q:\n%s", want, withdrawn)
+		}
+	}
+	if pending := section(t, p, "afventer-betaling"); strings.Contains(pending, "Sommerlejr") {
+		t.Error("the withdrawn tranche is still waiting for payment")
+	}
+	csvPage := finance.get("/oekonomi/udbetalinger.csv?status=withdrawn")
+	if csvPage.status != http.StatusOK || !strings.Contains(csvPage.body, ";trukket tilbage;02.04.2022;;;;03.04.2022;") ||
+		!strings.Contains(csvPage.body, *d.WithdrawnReason) {
+		t.Errorf("CSV of the withdrawn: %d\n%s", csvPage.status, csvPage.body)
+	}
+}
+
 // confirm posts the confirm form of disbursement id with reference, as the browser sends it.
 func confirm(b *browser, id, reference string) page {
 	return b.post("/oekonomi/udbetalinger/"+id+"/bekraeft", url.Values{"csrf_token": {b.csrf("/oekonomi")},
@@ -446,7 +489,8 @@ func TestDisbursementsCSV(t *testing.T) {
 		recs := read(t, "?status=pending")
 		wantHeader := []string{"Udbetaling", "Indsats", "Indsats-id", "Delaftale", "Milepæl nr.", "Milepæl",
 			"Landsbyggefonden (kr.)", "Viborg Kommune (kr.)", "Boligselskaberne (Boligselskabet Viborg og Boligselskabet Sct. Jørgen) (kr.)",
-			"I alt (kr.)", "Status", "Frigivet", "Reference", "Betalt", "Betalt af"}
+			"I alt (kr.)", "Status", "Frigivet", "Reference", "Betalt", "Betalt af", "Trukket tilbage",
+			"Begrundelse for tilbagetrækning"}
 		if diff := cmp.Diff(wantHeader, recs[0]); diff != "" {
 			t.Errorf("header (-want +got):\n%s", diff)
 		}
@@ -454,7 +498,7 @@ func TestDisbursementsCSV(t *testing.T) {
 			t.Fatalf("%d rows, want 62 (2 + 60 pending, more than one page of %d)", got, store.DefaultPageSize)
 		}
 		if diff := cmp.Diff([]string{"lektiecafe-t2", "Lektiecafé i Houlkærvænget", "lektiecafe", "Uddannelse og livschancer",
-			"2", "Milepæl 2", "500000,00", "0,00", "0,00", "500000,00", "afventer betaling", "01.03.2022", "", "", ""}, recs[1]); diff != "" {
+			"2", "Milepæl 2", "500000,00", "0,00", "0,00", "500000,00", "afventer betaling", "01.03.2022", "", "", "", "", ""}, recs[1]); diff != "" {
 			t.Errorf("first row (-want +got):\n%s", diff)
 		}
 		last := recs[len(recs)-1]
@@ -469,7 +513,7 @@ func TestDisbursementsCSV(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"lektiecafe-t1", "Lektiecafé i Houlkærvænget", "lektiecafe", "Uddannelse og livschancer",
 			"1", "Opstart", "1000000,00", "234567,50", "0,00", "1234567,50", "betalt", "01.03.2022", "NETS-2022-0042",
-			"01.03.2022", "Peter Holm"}, recs[1]); diff != "" {
+			"01.03.2022", "Peter Holm", "", ""}, recs[1]); diff != "" {
 			t.Errorf("paid row (-want +got):\n%s", diff)
 		}
 	})

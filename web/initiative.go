@@ -22,6 +22,24 @@ type initiativeView struct {
 	Payments    []domain.Milestone
 	WorkflowURL string // admins only, when the Temporal UI is configured
 	Actions     actionsView
+	// The board's business and the deadlines: the open steps (Overdue those past their deadline), the board's
+	// open rounds, its decisions, conflicts of interest, the cancellation, reports sent back and the reminders and
+	// escalations sent.
+	Steps     []stepView
+	Overdue   []stepView
+	Rounds    []roundView
+	Decisions []decisionView
+	Conflicts []domain.Conflict
+	Cancel    *cancelView
+	Returned  []returnedView
+	Alerts    []alertView
+	// Changes after approval (change.go): the open change with what it changes, the approved versions and every
+	// change request, newest first.
+	OpenChange *changeView
+	Versions   []versionView
+	Changes    []domain.Change
+	// Meetings are the plan's meetings that were not cancelled, latest first, for the meeting forms.
+	Meetings []meetingOption
 }
 
 func (w *Web) initiativePage(rw http.ResponseWriter, r *http.Request, v *viewer) {
@@ -61,7 +79,12 @@ func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer,
 		view.WorkflowURL = strings.TrimSuffix(w.cfg.TemporalUIURL, "/") + "/namespaces/" +
 			url.PathEscape(w.cfg.TemporalNamespace) + "/workflows/" + url.PathEscape(workflows.InitiativeWorkflowID(in.ID))
 	}
-	view.Actions = actionsFor(v, in, failed)
+	if err := w.boardView(r.Context(), v, in, &view); err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	view.Actions = actionsFor(v, in, failed, view.Rounds)
+	view.Actions.MeetingOptions = view.Meetings
 	view.Actions.Summary = summary
 	title := in.Proposal.Title
 	if len(summary) > 0 {

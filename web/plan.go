@@ -24,7 +24,20 @@ type planView struct {
 	PhaseBars   []phaseBar
 	// PhaseChartHeight is the phases chart's height in its own units.
 	PhaseChartHeight int
+	// The open steps of the plan's initiatives with their deadlines: every overdue one, then the next upcoming
+	// (at most planUpcoming); MoreSteps when some initiatives were not read (more than planSnapshotsLimit open).
+	OverdueSteps  []stepView
+	UpcomingSteps []stepView
+	MoreUpcoming  int
+	MoreSteps     bool
 }
+
+// planSnapshotsLimit bounds the initiatives read whole for the deadlines on Planen; planUpcoming the upcoming
+// deadlines listed.
+const (
+	planSnapshotsLimit = 200
+	planUpcoming       = 20
+)
 
 // cofinancingView is the plan's local co-financing share (the local sources' committed money against the whole)
 // and the rule it is measured against (PlanSettings.MinLocalCofinancingPermille, 25 % for LBF).
@@ -229,5 +242,27 @@ func (w *Web) planPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 		Cofinancing: cofinancing(v.Plan)}
 	view.Phases, view.PhaseBars, view.PhaseTotal = phaseRows(counts)
 	view.PhaseChartHeight = len(view.PhaseBars)*28 + 4
+	open, more, err := w.st.OpenInitiatives(r.Context(), v.Plan.ID, planSnapshotsLimit)
+	if err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	today := w.today()
+	var steps []stepView
+	for _, in := range open {
+		steps = append(steps, stepViews(in, v.Plan, today)...)
+	}
+	sortSteps(steps)
+	for _, s := range steps {
+		switch {
+		case s.Overdue:
+			view.OverdueSteps = append(view.OverdueSteps, s)
+		case len(view.UpcomingSteps) < planUpcoming:
+			view.UpcomingSteps = append(view.UpcomingSteps, s)
+		default:
+			view.MoreUpcoming++
+		}
+	}
+	view.MoreSteps = more
 	w.render(rw, r, http.StatusOK, "plan", v, "Planen", view)
 }

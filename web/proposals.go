@@ -40,6 +40,7 @@ const proposalPageName = "initiatives-new"
 // exactly as typed.
 type proposalForm struct {
 	Title, Description, DelaftaleID, TargetGroup, Comment string
+	Reason                                                string // why a change is asked for (the change form)
 	Areas                                                 map[string]bool
 	Goals                                                 []proposalGoalRow
 	Budget                                                map[string]string // source ID → kroner as typed
@@ -105,7 +106,7 @@ func readProposalForm(r *http.Request, plan domain.Plan) proposalForm {
 		return min(n, max)
 	}
 	f := proposalForm{Title: get("title"), Description: get("description"), DelaftaleID: get("delaftale_id"),
-		TargetGroup: get("target_group"), Comment: get("comment"), Areas: map[string]bool{},
+		TargetGroup: get("target_group"), Comment: get("comment"), Reason: get("reason"), Areas: map[string]bool{},
 		Budget: map[string]string{}, Key: get("form_key")}
 	if f.Key == "" || len(f.Key) > 64 {
 		f.Key = newFormKey()
@@ -277,6 +278,7 @@ func proposalTrancheID(i int, source string) string {
 // proposalView is the form page.
 type proposalView struct {
 	Revise       bool
+	Change       bool // the change form (change.go): the budget and milestones of an approved initiative, and why
 	InitiativeID string
 	Action       string
 	Heading      string
@@ -312,7 +314,11 @@ type proposalSourceView struct {
 }
 
 type proposalMilestoneView struct {
-	No                           int
+	No int
+	// Locked is set on the change form for a milestone whose tranche is released or paid: its title and tranche
+	// are shown but cannot be changed (Lock says why), nor its due date once it is reported (DueLocked).
+	Locked, DueLocked            bool
+	Lock                         string
 	Title, Due, DueType          string
 	TitleID, DueID               string
 	TitleName, DueName           string
@@ -346,7 +352,7 @@ func proposalPlace(path string, ids map[string]string, plan domain.Plan) (place,
 		firstArea = "area-" + plan.HousingAreas[0].ID
 	}
 	switch path {
-	case "title", "description", "target_group", "delaftale_id", "comment":
+	case "title", "description", "target_group", "delaftale_id", "comment", "reason":
 		return path, path
 	case "housing_area_ids":
 		return "housing_area_ids", firstArea
@@ -396,10 +402,10 @@ func buildProposalView(f proposalForm, plan domain.Plan, available map[string]do
 	ceiling := min(plan.TotalCommitted(), domain.MaxMoney)
 	for _, s := range plan.FundingSources {
 		sv := proposalSourceView{ID: s.ID, Name: s.Name, InputID: "budget-" + s.ID, InputName: "budget." + s.ID,
-			Label: "Budget fra " + s.Name + " (kr.)", Value: f.Budget[s.ID], Hint: "Tilsagn: " + formatKr(s.CommittedØre) + "."}
+			Label: "Budget fra " + s.Name + " (kr.)", Value: f.Budget[s.ID], Hint: "Tilsagn: " + formatKr(s.CommittedØre)}
 		if a, ok := available[s.ID]; ok {
 			sv.AvailableØre = &a
-			sv.Hint += " Endnu ikke reserveret: " + formatKr(a) + "."
+			sv.Hint += " Endnu ikke reserveret: " + formatKr(a)
 		}
 		b, err := proposalKroner(f.Budget[s.ID])
 		sv.Unparsed = err != nil
@@ -522,7 +528,8 @@ func buildProposalView(f proposalForm, plan domain.Plan, available map[string]do
 func proposalLabels(f proposalForm, plan domain.Plan) map[string]string {
 	l := map[string]string{"title": "Titel", "description": "Beskrivelse", "delaftale_id": "Delaftale",
 		"housing_area_ids": "Boligområder", "target_group": "Målgruppe", "comment": "Hvad er ændret?",
-		"goals": "Mål og succeskriterier", "budget": "Budget", "milestones": "Milepæle og rater"}
+		"goals": "Mål og succeskriterier", "budget": "Budget", "milestones": "Milepæle og rater",
+		"reason": "Hvorfor skal indsatsen ændres?"}
 	for i := range f.Goals {
 		l[fmt.Sprintf("goals-%d-description", i)] = fmt.Sprintf("Mål %d", i+1)
 		l[fmt.Sprintf("goals-%d-success_criterion", i)] = fmt.Sprintf("Succeskriterium for mål %d", i+1)

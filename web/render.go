@@ -76,13 +76,15 @@ type layoutView struct {
 	Nav    string // the active main navigation item
 	Viewer *viewer
 	CSRF   string
+	Unread int // the viewer's unread notifications, in the header (notifications.go)
 	Page   any
 }
 
 // navOf is the main navigation item a page belongs to. A page named "<item>-<something>" (initiatives-new,
 // finance-inbox) belongs to <item>.
 var navOf = map[string]string{"work": "work", "initiatives": "initiatives", "initiative": "initiatives",
-	"plan": "plan", "finance": "finance"}
+	"plan": "plan", "finance": "finance", "notifikationer": "notifications",
+	"bestyrelse": "plan", "moeder": "meetings", "moede": "meetings"}
 
 func navItem(page string) string {
 	if n, ok := navOf[page]; ok {
@@ -100,7 +102,7 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name s
 		w.serverError(rw, r, fmt.Errorf("web: no page %q", name))
 		return
 	}
-	lv := layoutView{Title: title, Nav: navItem(name), Viewer: v, Page: page}
+	lv := layoutView{Title: title, Nav: navItem(name), Viewer: v, Page: page, Unread: w.unreadCount(r, v)}
 	if v != nil || name == "signin" {
 		// Only these pages have forms; error pages may be rendered where no session was loaded.
 		lv.CSRF = w.csrfToken(r)

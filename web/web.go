@@ -42,6 +42,10 @@ type Store interface {
 	ListWork(ctx context.Context, f store.WorkFilter) ([]store.WorkItem, bool, error)
 	// PhaseCounts counts the plan's initiatives per phase (Planen).
 	PhaseCounts(ctx context.Context, planID string) (map[domain.Phase]int, error)
+	// OpenInitiatives and InitiativesByID read whole snapshots, for the deadlines of open steps (Planen, Mit
+	// arbejde).
+	OpenInitiatives(ctx context.Context, planID string, limit int) ([]domain.Initiative, bool, error)
+	InitiativesByID(ctx context.Context, planID string, ids []string) ([]domain.Initiative, error)
 }
 
 // DefaultDevPlanID is the plan whose members the dev sign-in page lists when Config.DevPlanID is empty.
@@ -66,6 +70,8 @@ type Config struct {
 	// get a link from an initiative to its workflow there. TemporalNamespace defaults to "default".
 	TemporalUIURL     string
 	TemporalNamespace string
+	// Now is the clock the pages judge deadlines by (which steps are overdue); default time.Now. Tests fix it.
+	Now func() time.Time
 	// Log receives errors behind 500 pages (default: discarded).
 	Log *slog.Logger
 }
@@ -104,6 +110,9 @@ func New(cfg Config, st Store, svc *service.Service, sessionDB *sql.DB) (*Web, e
 	}
 	if cfg.TemporalNamespace == "" {
 		cfg.TemporalNamespace = "default"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	log := cfg.Log
 	if log == nil {
@@ -156,9 +165,12 @@ func (w *Web) routes() http.Handler {
 	pages.HandleFunc("GET /indsatser", w.authed(w.initiativesPage))
 	pages.HandleFunc("GET /indsatser/{id}", w.authed(w.initiativePage))
 	pages.HandleFunc("GET /planen", w.authed(w.planPage))
-	w.routeFinance(pages)   // finance.go
-	w.routeActions(pages)   // actions.go
-	w.routeProposals(pages) // proposals.go
+	w.routeFinance(pages)       // finance.go
+	w.routeActions(pages)       // actions.go
+	w.routeProposals(pages)     // proposals.go
+	w.routeChanges(pages)       // change.go
+	w.routeNotifications(pages) // notifications.go
+	w.routeBoard(pages)         // board.go
 	pages.HandleFunc("/", w.notFoundHandler)
 
 	cop := http.NewCrossOriginProtection()

@@ -388,7 +388,10 @@ func TestPages(t *testing.T) {
 		if p.status != http.StatusOK {
 			t.Fatalf("status %d", p.status)
 		}
-		mustContain(t, p, "<h1>Mit arbejde</h1>", "Skriv statusrapport for milepæl 1: Opstart", "31.12.2022",
+		// The report's deadline is the milestone's due date, 31.12.2022 (nytårsaftensdag, a Saturday), moved to the
+		// next business day; long past, so overdue.
+		mustContain(t, p, "<h1>Mit arbejde</h1>", "Skriv statusrapport for milepæl 1: Opstart", "02.01.2023",
+			"Overskredet siden 03.01.2023", `data-testid="work-overdue"`,
 			`href="/indsatser/lektiecafe"`, "dit forslag", `aria-current="page"`)
 	})
 	t.Run("work_of_finance_is_empty_in_danish", func(t *testing.T) {

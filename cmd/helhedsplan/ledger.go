@@ -59,9 +59,12 @@ func runLedgerVerify(ctx context.Context, cfg config.Config, log *slog.Logger, s
 	fmt.Fprintf(stdout, "Regnskabskontrol / ledger verify\n")
 	fmt.Fprintf(stdout, "Kontrolleret / checked: %d planer, %d indsatser, %d hændelser, %d posteringer, %d udbetalinger med %d linjer\n",
 		r.Plans, r.Initiatives, r.Events, r.Entries, r.Disbursements, r.DisbursementLines)
+	fmt.Fprintf(stdout, "Annulleringer / cancellations: %d annullerede indsatser, %d tilbageførte posteringer (withdraw), "+
+		"%d udbetalinger trukket tilbage fra økonomi (withdrawn)\n", r.Cancelled, r.Withdrawals, r.Withdrawn)
 	fmt.Fprintf(stdout, "Regler / rules: %s\n", strings.Join(store.LedgerRules(), ", "))
-	log.Info("ledger verified", "initiatives", r.Initiatives, "entries", r.Entries,
-		"disbursements", r.Disbursements, "violations", len(r.Violations))
+	log.Info("ledger verified", "initiatives", r.Initiatives, "cancelled", r.Cancelled, "entries", r.Entries,
+		"withdrawals", r.Withdrawals, "disbursements", r.Disbursements, "withdrawn", r.Withdrawn,
+		"violations", len(r.Violations))
 	if len(r.Violations) == 0 {
 		fmt.Fprintln(stdout, "Resultat / result: ingen brud på reglerne (clean)")
 		return nil

@@ -23,7 +23,8 @@ func TestLedgerVerify(t *testing.T) {
 	if err := runLedger(ctx, cfg, log, []string{"verify"}, &out); err != nil {
 		t.Fatalf("verify on a clean database: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"1 planer", "0 indsatser", "ingen brud"} {
+	for _, want := range []string{"1 planer", "0 indsatser", "0 annullerede indsatser", "0 tilbageførte posteringer",
+		"0 udbetalinger trukket tilbage", "ingen brud"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("clean output lacks %q:\n%s", want, out.String())
 		}
