@@ -204,6 +204,29 @@ func TestEveryPathReplaysWithTheCurrentCode(t *testing.T) {
 			mustPhase(t, "lars", "completed")(e.driver.Act(ctx, in.ID, "/evaluation/accept", "/evaluation/accept", e.s.Tokens["bs-lars"], map[string]string{}))
 			return in.ID
 		}},
+		{name: "v2_change_applied", drive: func(t *testing.T, e *env) string {
+			e.boardVotes()
+			ctx := context.Background()
+			p := lifecycle.Sample("Ændres efter godkendelse", 2, 5_000_000, 2_000_000)
+			in := propose(t, e, p)
+			in, err := e.driver.Act(ctx, in.ID, "/decision", "/decision", e.driver.Tokens.Board, map[string]string{"outcome": "approve"})
+			if err == nil {
+				in, err = e.driver.Act(ctx, in.ID, "/decision", "/decision", e.s.Tokens["bs-lars"], map[string]string{"outcome": "approve"})
+			}
+			mustPhase(t, "approve", "funding")(in, err)
+			// Milestone 1's tranche is released and stays; 2.000.000 øre of LBF money moves from milestone 2 to a new
+			// milestone 3.
+			ms := p.Milestones
+			ms[1].Tranche = []lifecycle.Amount{{SourceID: "lbf", AmountOre: 3_000_000}, {SourceID: "viborg-kommune", AmountOre: 2_000_000}}
+			ms = append(ms, lifecycle.Milestone{Title: "Afslutning", DueDate: "2025-06-30",
+				Tranche: []lifecycle.Amount{{SourceID: "lbf", AmountOre: 2_000_000}}})
+			mustPhase(t, "request change", "funding")(e.driver.Act(ctx, in.ID, "/changes", "/changes", e.driver.Tokens.OperationalGroup,
+				map[string]any{"reason": "En afslutningsfase", "budget": p.Budget, "milestones": ms}))
+			change := map[string]string{"outcome": "approve", "matter": "change"}
+			mustPhase(t, "lars", "funding")(e.driver.Act(ctx, in.ID, "/decision", "/decision", e.s.Tokens["bs-lars"], change))
+			mustPhase(t, "hanne", "funding")(e.driver.Act(ctx, in.ID, "/decision", "/decision", e.driver.Tokens.Board, change))
+			return in.ID
+		}},
 		{name: "v2_cancelled", drive: func(t *testing.T, e *env) string {
 			e.boardVotes()
 			ctx := context.Background()
