@@ -100,7 +100,9 @@ func verify(ctx context.Context, db *sqlx.DB, runs []*initiativeRun, reads map[s
 		{&disbs, `SELECT id, initiative_id, milestone_no, status, COALESCE(reference, '') AS reference FROM disbursements`},
 		{&lines, `SELECT disbursement_id, source_id, amount_ore FROM disbursement_lines`},
 		{&entries, `SELECT initiative_id, kind, source_id, COALESCE(milestone_no, 0) AS milestone_no, amount_ore FROM ledger_entries`},
-		{&outbox, `SELECT key, delivered_at IS NOT NULL AS delivered FROM outbox`},
+		// The finance webhook's messages; notification e-mails (reminders and escalations of the scenario's
+		// overdue reports) are settled by the dispatcher without SMTP and are not the webhook's.
+		{&outbox, `SELECT key, delivered_at IS NOT NULL AS delivered FROM outbox WHERE topic LIKE 'disbursement.%'`},
 	} {
 		if err := db.SelectContext(ctx, q.dest, q.sql); err != nil {
 			return nil, fmt.Errorf("verify: %s: %w", q.sql, err)
