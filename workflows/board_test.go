@@ -450,3 +450,49 @@ func compareAlerts(t *testing.T, got, want []alert) {
 		}
 	}
 }
+
+// Once the board has voted to cancel, the compensation completes even when the workflow itself is cancelled while
+// the step waits for PostgreSQL: the step runs on a disconnected context, and the workflow finishes it before it
+// closes.
+func TestCancellationCompletesWhenTheWorkflowIsCancelledMidStep(t *testing.T) {
+	plan := boardPlan(t)
+	fake := newFakeStore(plan)
+	fake.down, fake.failStep = 4, workflows.EventCancelled // retried after 1, 2, 4, 8 s
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(planTime)
+	env.RegisterWorkflow(workflows.Initiative)
+	env.RegisterActivity(&activities.Activities{Store: fake})
+	updates := []struct {
+		name string
+		arg  any
+	}{
+		{workflows.UpdateDecide, vote(lars, domain.OutcomeApprove, "")},
+		{workflows.UpdateDecide, vote(sofie, domain.OutcomeApprove, "")},
+		{workflows.UpdateProposeCancel, workflows.ProposeCancelInput{Actor: karen, Reason: "Projektet er opgivet"}},
+		{workflows.UpdateDecide, voteOn(domain.MatterCancellation, 0, lars, domain.OutcomeApprove, "")},
+		{workflows.UpdateDecide, voteOn(domain.MatterCancellation, 0, sofie, domain.OutcomeApprove, "")},
+	}
+	for i, u := range updates {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(u.name, fmt.Sprintf("u%d", i), &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { t.Errorf("update %d rejected: %v", i, err) }, OnAccept: func() {},
+				OnComplete: func(any, error) {},
+			}, u.arg)
+		}, time.Duration(i+1)*time.Minute)
+	}
+	// The last vote is at minute 5; its step fails for 15 s. Cancel the workflow 3 s into that.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 5*time.Minute+3*time.Second)
+	env.ExecuteWorkflow(workflows.Initiative, workflows.StartInput{InitiativeID: "i1", Plan: plan, Proposer: mette, Proposal: proposal()})
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not finish")
+	}
+	if len(fake.cancels) != 1 || fake.snapshot.Phase != domain.PhaseCancelled {
+		t.Fatalf("%d cancel steps, read model %s: want the compensation written once and the initiative cancelled",
+			len(fake.cancels), fake.snapshot.Phase)
+	}
+	if fake.down != 0 {
+		t.Fatalf("the step failed %d times fewer than planned: the cancellation did not wait out the outage", fake.down)
+	}
+	fake.writtenOnce(t)
+}
