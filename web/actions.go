@@ -99,7 +99,7 @@ type actionSpec struct {
 
 var actionSpecs = map[service.ActionKind]actionSpec{
 	service.ActDecide: {"handling-beslutning", map[string]string{"outcome": "beslutning-udfald",
-		"comment": "beslutning-kommentar"}, "Din beslutning er registreret."},
+		"comment": "beslutning-kommentar"}, "Bestyrelsens beslutning er registreret."},
 	service.ActWithdraw: {"handling-tilbagetraek", map[string]string{"reason": "tilbagetraek-begrundelse"},
 		"Forslaget er trukket tilbage."},
 	service.ActReportMilestone: {"handling-rapport", map[string]string{"summary": "rapport-resume",
@@ -265,8 +265,12 @@ func (w *Web) decide(rw http.ResponseWriter, r *http.Request, v *viewer) {
 			Message: "Vælg bestyrelsens beslutning: godkend, afvis eller ønsk ændringer."}})
 		return
 	}
-	_, err := w.svc.Decide(r.Context(), t, outcome, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
-	w.actionDone(rw, r, v, t, f, err)
+	in, err := w.svc.Decide(r.Context(), t, outcome, r.PostFormValue("kommentar"), formIdem(v.Principal, r))
+	msg := actionSpecs[service.ActDecide].done
+	if err == nil && in.Phase == domain.PhaseBoardReview {
+		msg = voteRegistered // the round is still open: a vote, not yet the board's decision
+	}
+	w.actionDoneWith(rw, r, v, t, f, err, msg)
 }
 
 // outcomeOf reads the outcome radio buttons of a vote form ("" when none was chosen).

@@ -594,12 +594,12 @@ func TestDecisionReachesTheWorkflowAndRedirects(t *testing.T) {
 	}
 	// One vote of three decides nothing yet: Hanne sees her vote instead of the form.
 	after := b.get("/indsatser/ini")
-	mustContain(t, after, "Din beslutning er registreret.", `class="alert alert-success"`, "til behandling i bestyrelsen",
+	mustContain(t, after, "Din stemme er registreret. Sagen afgøres, når nok medlemmer af bestyrelsen har stemt.", `class="alert alert-success"`, "til behandling i bestyrelsen",
 		`data-testid="your-standing"`, "Du har stemt: <strong>godkend</strong>", "Godkendt på mødet 3/2")
 	if forms := formsOn(after); slices.Contains(forms, "form-decide") {
 		t.Errorf("after her vote Hanne still sees %v", forms)
 	}
-	if again := b.get("/indsatser/ini"); strings.Contains(again.body, "Din beslutning er registreret.") {
+	if again := b.get("/indsatser/ini"); strings.Contains(again.body, "Din stemme er registreret.") {
 		t.Error("the success message is shown again on reload")
 	}
 	// Lars's approval makes two of three: decided, as the third vote cannot change it.
@@ -881,7 +881,7 @@ func TestActionFormsInABrowser(t *testing.T) {
 	board.Check("Ønsk ændringer")
 	board.Fill("Kommentar", "Beskriv forældresamarbejdet nærmere.")
 	board.Click("Registrér beslutning")
-	if got := board.Text(".alert-success"); !strings.Contains(got, "Din beslutning er registreret.") {
+	if got := board.Text(".alert-success"); !strings.Contains(got, "er registreret.") {
 		t.Errorf("after the decision: %q", got)
 	}
 	board.Page("beslutning-registreret")

@@ -110,8 +110,19 @@ func (w *Web) workPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 			w.serverError(rw, r, err)
 			return
 		}
+		listed := map[string]bool{}
+		for _, it := range view.Items {
+			if it.Step != nil {
+				listed[it.InitiativeID+"/"+it.Step.Key] = true
+			}
+		}
 		for _, in := range open {
-			view.Items = append(view.Items, extraWork(v, in, today)...)
+			for _, it := range extraWork(v, in, today) {
+				if it.Step != nil && listed[it.InitiativeID+"/"+it.Step.Key] {
+					continue // already listed as the viewer's own step
+				}
+				view.Items = append(view.Items, it)
+			}
 		}
 	}
 	for _, it := range view.Items {
@@ -153,6 +164,18 @@ func extraWork(v *viewer, in domain.Initiative, today domain.Date) []workItemVie
 			out = append(out, item(text, formatDate(s.Since), &s))
 		}
 	}
+	// Overdue steps escalated to the viewer: reports and evaluations to the board, the board's own decisions to
+	// the chair. The escalation's notification says so; here it stays until the step is done.
+	for _, s := range stepViews(in, v.Plan, today) {
+		if !s.Overdue || !escalatedTo(v, s.EscalateTo) || slices.ContainsFunc(out, func(x workItemView) bool {
+			return x.Step != nil && x.Step.Key == s.Key
+		}) {
+			continue
+		}
+		s := s
+		out = append(out, item(fmt.Sprintf("Følg op: fristen for „%s“ er overskredet, og sagen er sendt videre til dig",
+			s.Title), formatDate(s.Since), &s))
+	}
 	if c := in.OpenChange(); c != nil && has(service.ActRecordLBF) {
 		since := formatTimeDate(c.RequestedAt)
 		if c.DecidedAt != nil {
@@ -161,6 +184,17 @@ func extraWork(v *viewer, in domain.Initiative, today domain.Date) []workItemVie
 		out = append(out, item(fmt.Sprintf("Registrér Landsbyggefondens svar på ændring %d", c.No), since, nil))
 	}
 	return out
+}
+
+// escalatedTo reports whether an overdue step that escalates to who is the viewer's to follow up.
+func escalatedTo(v *viewer, who string) bool {
+	switch who {
+	case domain.WaitBoard:
+		return v.Role == domain.RoleBoard
+	case domain.WaitChair:
+		return v.Role == domain.RoleBoard && v.Plan.Board != nil && v.Plan.Board.Chair == v.Principal.UserID
+	}
+	return false
 }
 
 // mayTakeWork reports whether the board's work item is the viewer's to do: a vote they may cast now (service.
