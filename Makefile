@@ -65,7 +65,7 @@ web-assets:
 axe-core:
 	internal/browsertest/axe/refresh.sh
 
-## screenshots: refresh the README's screenshots from the browser walk-through (needs chromium)
+## screenshots: refresh the README's screenshots from the browser walk-through and the board's tests (needs chromium)
 SHOTS := artifacts/screenshots/TestAnInitiativeFromProposalToCompletedThroughThePages
 screenshots:
 	$(GO) test -count=1 -run TestAnInitiativeFromProposalToCompletedThroughThePages ./e2e
@@ -75,6 +75,10 @@ screenshots:
 	cp $(SHOTS)/05-godkendt.png docs/screenshots/indsats.png
 	cp $(SHOTS)/06-oekonomi-afventer.png docs/screenshots/oekonomi.png
 	cp $(SHOTS)/12-planen-efter.png docs/screenshots/planen.png
+	$(GO) test -count=1 -run 'TestBoardVotesFromMitArbejdeThroughThePages|TestOverdueStepsShowForTheChairThroughThePages|TestChangeRequestFromFormToDecisionThroughThePages' ./e2e
+	cp artifacts/screenshots/TestBoardVotesFromMitArbejdeThroughThePages/03-lars-har-stemt.png docs/screenshots/afstemning.png
+	cp artifacts/screenshots/TestOverdueStepsShowForTheChairThroughThePages/04-mit-arbejde-hanne.png docs/screenshots/overskredet.png
+	cp artifacts/screenshots/TestChangeRequestFromFormToDecisionThroughThePages/03-aendring-sendt.png docs/screenshots/aendring.png
 
 clean:
 	rm -rf bin
