@@ -172,16 +172,16 @@ func (d *driver) drive(ctx context.Context, r *initiativeRun) error {
 
 	switch r.Scenario {
 	case scenarioReject:
-		_, err := d.act(ctx, r, "reject", base+"/decision", tok.Board,
-			map[string]string{"outcome": "reject", "comment": "Passer ikke til helhedsplanens mål"}, "rejected")
+		_, err := d.vote(ctx, r, "reject", base+"/decision",
+			map[string]string{"outcome": "reject", "comment": "Passer ikke til helhedsplanens mål"}, "board_review", "rejected")
 		return err
 	case scenarioWithdraw:
 		_, err := d.act(ctx, r, "withdraw", base+"/withdraw", tok.OperationalGroup,
 			map[string]string{"reason": "Indsatsen dækkes af kommunen"}, "withdrawn")
 		return err
 	case scenarioChangesThenComplete, scenarioChangesThenWithdraw:
-		if _, err := d.act(ctx, r, "request-changes", base+"/decision", tok.Board,
-			map[string]string{"outcome": "request_changes", "comment": "Tilføj et mål for forældrene"}, "changes_requested"); err != nil {
+		if _, err := d.vote(ctx, r, "request-changes", base+"/decision",
+			map[string]string{"outcome": "request_changes", "comment": "Tilføj et mål for forældrene"}, "board_review", "changes_requested"); err != nil {
 			return err
 		}
 		if r.Scenario == scenarioChangesThenWithdraw {
@@ -200,8 +200,8 @@ func (d *driver) drive(ctx context.Context, r *initiativeRun) error {
 		}
 	}
 
-	in, err = d.act(ctx, r, "approve", base+"/decision", tok.Board,
-		map[string]string{"outcome": "approve", "comment": "Godkendt på bestyrelsesmødet"}, "funding")
+	in, err = d.vote(ctx, r, "approve", base+"/decision",
+		map[string]string{"outcome": "approve", "comment": "Godkendt på bestyrelsesmødet"}, "board_review", "funding")
 	if err != nil {
 		return err
 	}
@@ -238,9 +238,19 @@ func (d *driver) drive(ctx context.Context, r *initiativeRun) error {
 		map[string]any{"summary": "Delvist opfyldt", "results": results}, "evaluation"); err != nil {
 		return err
 	}
-	_, err = d.act(ctx, r, "accept-evaluation", base+"/evaluation/accept", tok.Board,
-		map[string]string{"comment": "Taget til efterretning"}, "completed")
+	_, err = d.vote(ctx, r, "accept-evaluation", base+"/evaluation/accept",
+		map[string]string{"comment": "Taget til efterretning"}, "evaluation", "completed")
 	return err
+}
+
+// vote has the chair and then a second member cast the same vote, each a step with its own Idempotency-Key: the
+// seeded board of three decides proposals and evaluations by majority, so the chair's vote leaves the round open
+// (phase open) and the second settles it (phase want). Milestone reports are the chair's alone (act).
+func (d *driver) vote(ctx context.Context, r *initiativeRun, step, path string, body any, open, want string) (lifecycle.Initiative, error) {
+	if _, err := d.act(ctx, r, step+"-chair", path, d.tokens.Board, body, open); err != nil {
+		return lifecycle.Initiative{}, err
+	}
+	return d.act(ctx, r, step, path, d.tokens.OtherBoard[0], body, want)
 }
 
 // act takes one step: a POST with the step's Idempotency-Key, retried until it is answered 2xx. The answer must
