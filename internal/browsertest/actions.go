@@ -277,8 +277,19 @@ func (tab *Tab) ClickSelector(css string) {
 // decides that it did not navigate. A form submit starts one within
 // milliseconds on an idle machine; on a loaded CI machine (two cores, the
 // test binary, PostgreSQL and chromium) it took more than 500 ms, and the test
-// went on before the sign-in had set its cookie.
-const navigationGrace = 3 * time.Second
+// went on before the sign-in had set its cookie. So a click on what navigates
+// by itself — a submit button in a form, a link to another page — waits
+// navigationGrace; any other click (a script's button) only scriptGrace.
+const (
+	navigationGrace = 5 * time.Second
+	scriptGrace     = 500 * time.Millisecond
+)
+
+// navigates says whether the target navigates without a script's help.
+const navigates = `(t => !!t && (
+	(t.tagName === 'A' && !!t.getAttribute('href') && !t.getAttribute('href').startsWith('#')) ||
+	(!!t.form && (t.type === 'submit' || t.type === 'image'))
+))(window.__browsertestTarget)`
 
 func (tab *Tab) clickFound(fn, arg string) error {
 	return tab.step(func(ctx context.Context) error {
@@ -315,10 +326,17 @@ func (tab *Tab) clickAndSettle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	expect, err := chromedp.Run(ctx, chromedp.Evaluate[bool](navigates))
+	if err != nil {
+		return err
+	}
 	if err := chromedp.Do(ctx, chromedp.Click(target)); err != nil {
 		return err
 	}
-	grace := time.Now().Add(navigationGrace)
+	grace := time.Now().Add(scriptGrace)
+	if expect {
+		grace = time.Now().Add(navigationGrace)
+	}
 	for {
 		if navigating.Load() {
 			// Evaluating fails while one document replaces the other;
