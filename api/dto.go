@@ -388,6 +388,7 @@ func budgetLineToOut(l store.BudgetLine) budgetLineOut {
 type sourceBudgetOut struct {
 	SourceID string `json:"source_id"`
 	Name     string `json:"name"`
+	Local    bool   `json:"local"`
 	budgetLineOut
 }
 
@@ -398,21 +399,59 @@ type delaftaleBudgetOut struct {
 }
 
 type budgetOut struct {
-	PlanID     string               `json:"plan_id"`
-	Total      budgetLineOut        `json:"total"`
-	Sources    []sourceBudgetOut    `json:"sources"`
-	Delaftaler []delaftaleBudgetOut `json:"delaftaler"`
+	PlanID      string               `json:"plan_id"`
+	Total       budgetLineOut        `json:"total"`
+	Sources     []sourceBudgetOut    `json:"sources"`
+	Delaftaler  []delaftaleBudgetOut `json:"delaftaler"`
+	Cofinancing cofinancingOut       `json:"cofinancing"`
+}
+
+// cofinancingOut is the local co-financing of the approved budget (reserved and not given back) against the
+// plan's minimum, and after each proposal waiting for the board.
+type cofinancingOut struct {
+	ApprovedOre      int64                   `json:"approved_ore"`
+	LocalOre         int64                   `json:"local_ore"`
+	SharePermille    int64                   `json:"share_permille"`
+	Share            string                  `json:"share"`
+	MinimumPermille  int64                   `json:"minimum_permille"`
+	Minimum          string                  `json:"minimum"`
+	BelowMinimum     bool                    `json:"below_minimum"`
+	PendingProposals []pendingCofinancingOut `json:"pending_proposals"`
+}
+
+type pendingCofinancingOut struct {
+	InitiativeID       string `json:"initiative_id"`
+	Title              string `json:"title"`
+	BudgetOre          int64  `json:"budget_ore"`
+	LocalOre           int64  `json:"local_ore"`
+	ShareAfterPermille int64  `json:"share_after_permille"`
+	ShareAfter         string `json:"share_after"`
+	Refused            bool   `json:"refused"`
+}
+
+func cofinancingToOut(c store.Cofinancing) cofinancingOut {
+	out := cofinancingOut{ApprovedOre: int64(c.Approved.Total), LocalOre: int64(c.Approved.Local),
+		SharePermille: c.Approved.Permille(), Share: c.Approved.Text(), MinimumPermille: c.MinPermille,
+		Minimum: domain.PermilleText(c.MinPermille), BelowMinimum: c.BelowMinimum,
+		PendingProposals: make([]pendingCofinancingOut, len(c.Pending))}
+	for i, p := range c.Pending {
+		out.PendingProposals[i] = pendingCofinancingOut{InitiativeID: p.InitiativeID, Title: p.Title,
+			BudgetOre: int64(p.Asked.Total), LocalOre: int64(p.Asked.Local), ShareAfterPermille: p.After.Permille(),
+			ShareAfter: p.After.Text(), Refused: p.Refused}
+	}
+	return out
 }
 
 func budgetToOut(b store.Budget) budgetOut {
 	out := budgetOut{
-		PlanID:     b.PlanID,
-		Total:      budgetLineToOut(b.Total),
-		Sources:    make([]sourceBudgetOut, len(b.Sources)),
-		Delaftaler: make([]delaftaleBudgetOut, len(b.Delaftaler)),
+		PlanID:      b.PlanID,
+		Cofinancing: cofinancingToOut(b.Cofinancing()),
+		Total:       budgetLineToOut(b.Total),
+		Sources:     make([]sourceBudgetOut, len(b.Sources)),
+		Delaftaler:  make([]delaftaleBudgetOut, len(b.Delaftaler)),
 	}
 	for i, s := range b.Sources {
-		out.Sources[i] = sourceBudgetOut{SourceID: s.SourceID, Name: s.Name, budgetLineOut: budgetLineToOut(s.BudgetLine)}
+		out.Sources[i] = sourceBudgetOut{SourceID: s.SourceID, Name: s.Name, Local: s.Local, budgetLineOut: budgetLineToOut(s.BudgetLine)}
 	}
 	for i, d := range b.Delaftaler {
 		out.Delaftaler[i] = delaftaleBudgetOut{DelaftaleID: d.DelaftaleID, Name: d.Name, budgetLineOut: budgetLineToOut(d.BudgetLine)}

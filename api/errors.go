@@ -70,6 +70,8 @@ var problemKinds = map[string]problemKind{
 	string(domain.CodeAlreadyPaid):       {http.StatusConflict, "Udbetalingen er allerede bekræftet"},
 	string(domain.CodeNotFound):          {http.StatusNotFound, "Findes ikke"},
 	string(domain.CodeConflict):          {http.StatusConflict, "Konflikt"},
+	string(domain.CodeFrameExceeded):     {http.StatusConflict, "Delaftalens ramme er overskredet"},
+	string(domain.CodeCofinancing):       {http.StatusConflict, "Den lokale medfinansiering bliver for lav"},
 	codeBadRequest:                       {http.StatusBadRequest, "Ugyldig forespørgsel"},
 	codeUnauthorized:                     {http.StatusUnauthorized, "Du er ikke logget ind"},
 	codeMethodNotAllowed:                 {http.StatusMethodNotAllowed, "Metoden understøttes ikke"},

@@ -569,6 +569,12 @@ func TestWorkflowRefusalsMapToStatuses(t *testing.T) {
 			problemJSON(t, "unknown_milestone", "Ingen milepæl 9.", path)},
 		{"insufficient_funds_409", domain.Refuse(domain.CodeInsufficientFunds, "LBF har ikke nok."), http.StatusConflict,
 			problemJSON(t, "insufficient_funds", "LBF har ikke nok.", path)},
+		{"frame_exceeded_409", domain.Refuse(domain.CodeFrameExceeded, "Delaftalen Beskæftigelse har en ramme på 2.000.000,00 kr.; "+
+			"1.200.000,00 kr. er reserveret, og forslaget beder om 1.200.000,00 kr., i alt 2.400.000,00 kr."), http.StatusConflict,
+			problemJSON(t, "frame_exceeded", "Delaftalen Beskæftigelse har en ramme på 2.000.000,00 kr.; 1.200.000,00 kr. er "+
+				"reserveret, og forslaget beder om 1.200.000,00 kr., i alt 2.400.000,00 kr.", path)},
+		{"cofinancing_below_minimum_409", domain.Refuse(domain.CodeCofinancing, "Andelen ville falde fra 50,0 %% til 24,9 %%."),
+			http.StatusConflict, problemJSON(t, "cofinancing_below_minimum", "Andelen ville falde fra 50,0 % til 24,9 %.", path)},
 		{"already_paid_409", domain.Refuse(domain.CodeAlreadyPaid, "Allerede betalt."), http.StatusConflict,
 			problemJSON(t, "already_paid", "Allerede betalt.", path)},
 		{"not_found_404", domain.Refuse(domain.CodeNotFound, "Ingen sådan udbetaling."), http.StatusNotFound,

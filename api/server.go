@@ -309,6 +309,9 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 	add(http.MethodGet, pathDisbursements, s.listDisbursements, read...)
 	add(http.MethodPost, pathConfirmPayment, s.confirmPayment, write...)
 
+	// Recipients, the initiative's recipient and the payment files (handlers_recipients.go).
+	s.registerRecipients(add, read, write)
+
 	add(http.MethodGet, pathNotifications, s.listNotifications, read...)
 	add(http.MethodPost, pathNotificationRead, s.markNotificationRead, write...)
 	add(http.MethodPost, pathNotificationReadAll, s.markAllNotificationsRead, write...)

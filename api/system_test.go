@@ -109,16 +109,32 @@ func TestBudget(t *testing.T) {
 		PlanID: planViborg,
 		Total:  store.BudgetLine{CommittedØre: &committed, ReservedØre: domain.Kroner(100_000), AvailableØre: &avail},
 		Sources: []store.SourceBudget{{SourceID: "lbf", Name: "Landsbyggefonden",
-			BudgetLine: store.BudgetLine{CommittedØre: &committed, ReservedØre: domain.Kroner(100_000), AvailableØre: &avail}}},
+			BudgetLine: store.BudgetLine{CommittedØre: &committed, ReservedØre: domain.Kroner(100_000), AvailableØre: &avail}},
+			{SourceID: "viborg-kommune", Name: "Viborg Kommune", Local: true, BudgetLine: store.BudgetLine{PaidØre: domain.Kroner(50_000)}}},
 		Delaftaler: []store.DelaftaleBudget{{DelaftaleID: "beskaeftigelse", Name: "Beskæftigelse",
 			BudgetLine: store.BudgetLine{PaidØre: 12_345}}},
+		MinLocalCofinancingPermille: 250,
+		// 50.000 of 150.000 kr. local (33,3 %): LBF money only would lower it below 25 %, local money raises it.
+		Pending: []store.PendingProposal{
+			{InitiativeID: "p1", Title: "Jobcafé", Budget: []domain.SourceAmount{{SourceID: "lbf", AmountØre: domain.Kroner(100_000)}}},
+			{InitiativeID: "p2", Title: "Lektiecafé", Budget: []domain.SourceAmount{{SourceID: "viborg-kommune", AmountØre: domain.Kroner(10_000)}}},
+		},
 	}
 	rec := h.do(http.MethodGet, "/api/v1/plans/"+planViborg+"/budget", tokPeter, "")
 	wantStatus(t, rec, http.StatusOK)
 	line := `"committed_ore": 1370900000, "committed": "13.709.000,00 kr.", "reserved_ore": 10000000, "reserved": "100.000,00 kr.",
 	  "released_ore": 0, "released": "0,00 kr.", "paid_ore": 0, "paid": "0,00 kr.", "available_ore": 1360900000, "available": "13.609.000,00 kr."`
 	assertJSON(t, rec.Body.Bytes(), `{"plan_id": "viborg-2021-2025", "total": {`+line+`},
-	  "sources": [{"source_id": "lbf", "name": "Landsbyggefonden", `+line+`}],
+	  "sources": [{"source_id": "lbf", "name": "Landsbyggefonden", "local": false, `+line+`},
+	    {"source_id": "viborg-kommune", "name": "Viborg Kommune", "local": true, "committed_ore": null, "committed": null,
+	    "reserved_ore": 0, "reserved": "0,00 kr.", "released_ore": 0, "released": "0,00 kr.", "paid_ore": 5000000, "paid": "50.000,00 kr.",
+	    "available_ore": null, "available": null}],
+	  "cofinancing": {"approved_ore": 15000000, "local_ore": 5000000, "share_permille": 333, "share": "33,3 %",
+	    "minimum_permille": 250, "minimum": "25,0 %", "below_minimum": false, "pending_proposals": [
+	      {"initiative_id": "p1", "title": "Jobcafé", "budget_ore": 10000000, "local_ore": 0, "share_after_permille": 200,
+	       "share_after": "20,0 %", "refused": true},
+	      {"initiative_id": "p2", "title": "Lektiecafé", "budget_ore": 1000000, "local_ore": 1000000, "share_after_permille": 375,
+	       "share_after": "37,5 %", "refused": false}]},
 	  "delaftaler": [{"delaftale_id": "beskaeftigelse", "name": "Beskæftigelse", "committed_ore": null, "committed": null,
 	    "reserved_ore": 0, "reserved": "0,00 kr.", "released_ore": 0, "released": "0,00 kr.", "paid_ore": 12345, "paid": "123,45 kr.",
 	    "available_ore": null, "available": null}]}`)

@@ -19,13 +19,18 @@ const (
 	CodeAlreadyPaid       Code = "already_paid"       // the tranche was paid with another reference
 	CodeNotFound          Code = "not_found"
 	CodeConflict          Code = "conflict"
+	// CodeFrameExceeded: the reservation would take a delaftale's reserved money above its budget frame.
+	CodeFrameExceeded Code = "frame_exceeded"
+	// CodeCofinancing: the reservation would lower the plan's approved budget's local co-financing share below the
+	// plan's minimum (see CofinancingRefused).
+	CodeCofinancing Code = "cofinancing_below_minimum"
 )
 
 // Known reports whether c is one of the codes above.
 func (c Code) Known() bool {
 	switch c {
 	case CodeValidation, CodeWrongPhase, CodeForbidden, CodeUnknownMilestone, CodeInsufficientFunds,
-		CodeAlreadyPaid, CodeNotFound, CodeConflict:
+		CodeAlreadyPaid, CodeNotFound, CodeConflict, CodeFrameExceeded, CodeCofinancing:
 		return true
 	}
 	return false

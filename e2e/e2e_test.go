@@ -239,7 +239,9 @@ func TestSeveralInitiativesRunToCompletedAndTheBudgetAddsUp(t *testing.T) {
 		milestones int
 		lbf, vk    int64 // øre per milestone
 	}
-	plans := []plan{{2, 15_000_000, 5_000_000}, {3, 40_000_000, 10_000_000}, {1, 250_000_000, 0}}
+	// Each is exactly 25 % local (Viborg Kommune), so whatever order the concurrent approvals take, the approved
+	// budget's local share stays at the plan's minimum and the co-financing rule refuses none of them.
+	plans := []plan{{2, 15_000_000, 5_000_000}, {3, 30_000_000, 10_000_000}, {1, 150_000_000, 50_000_000}}
 	var wg sync.WaitGroup
 	errs := make([]error, len(plans))
 	for i, p := range plans {

@@ -19,6 +19,17 @@ var viborg []byte
 type Seed struct {
 	Plan  domain.Plan   `yaml:"plan"`
 	Users []domain.User `yaml:"users"`
+	// Recipients are the organisations the plan pays to, with their accounts (made-up, valid accounts for dev).
+	Recipients []domain.Recipient `yaml:"recipients"`
+	// PaymentAccount is the plan's own account, the debtor of its payment files.
+	PaymentAccount *PaymentAccount `yaml:"payment_account"`
+}
+
+// PaymentAccount is the account a plan pays from.
+type PaymentAccount struct {
+	Name string `yaml:"name"`
+	IBAN string `yaml:"iban"`
+	BIC  string `yaml:"bic"`
 }
 
 // Viborg returns the Viborg plan 2021-2025 and its development users.
@@ -106,6 +117,26 @@ func Check(s Seed) error {
 	}
 	if min := p.Settings.MinLocalCofinancingPermille; p.LocalCofinancingPermille() < min {
 		return fmt.Errorf("seed: local co-financing is %d ‰, below the plan's minimum %d ‰", p.LocalCofinancingPermille(), min)
+	}
+	recipients := map[string]bool{}
+	for _, r := range s.Recipients {
+		r = r.Normalize()
+		if r.ID == "" || recipients[r.ID] {
+			return fmt.Errorf("seed: recipient id %q is empty or used twice", r.ID)
+		}
+		recipients[r.ID] = true
+		if err := domain.CheckRecipient(r); err != nil {
+			return fmt.Errorf("seed: recipient %q: %w", r.ID, err)
+		}
+	}
+	if a := s.PaymentAccount; a != nil {
+		r := domain.Recipient{Name: a.Name, Kind: domain.RecipientOther, IBAN: a.IBAN, BIC: a.BIC}.Normalize()
+		if r.IBAN == "" {
+			return fmt.Errorf("seed: the payment account has no IBAN")
+		}
+		if err := domain.CheckRecipient(r); err != nil {
+			return fmt.Errorf("seed: payment account: %w", err)
+		}
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,7 +72,13 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 	}
 	slices.SortFunc(parts, func(a, b part) int { return cmpInt(a.tr.Event.Seq, b.tr.Event.Seq) })
 	if in := st.Reserve; in != nil {
-		parts = append([]part{{in.Transition, func(tx *sqlx.Tx) (bool, error) { return reserve(ctx, tx, *in) }}}, parts...)
+		// A change that asks for more from one source and less from another gives the rest back in the same step:
+		// the frame and co-financing rules judge the step's net effect.
+		var giveBack []domain.SourceAmount
+		if u := st.Unreserve; u != nil && u.InitiativeID == in.InitiativeID {
+			giveBack = u.Lines
+		}
+		parts = append([]part{{in.Transition, func(tx *sqlx.Tx) (bool, error) { return reserve(ctx, tx, *in, giveBack) }}}, parts...)
 	}
 	if len(parts) == 0 {
 		return StepResult{}, fmt.Errorf("write step: nothing to write")
@@ -179,7 +187,13 @@ func ReserveKey(initiativeID, suffix, sourceID string) string {
 // count against themselves) nor written again, but their amounts must be the ones asked for.
 //
 // A source without enough money left is a *domain.RuleError with CodeInsufficientFunds and nothing is written.
-func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput) (existed bool, err error) {
+// Then, under the same locks (the plan's funding sources, then the initiative's delaftale FOR NO KEY UPDATE, then
+// the plan row FOR SHARE; that order always, so two reservations never wait for each other's locks), the
+// delaftale's budget frame (domain.CheckFrame, CodeFrameExceeded) and the plan's local co-financing rule
+// (domain.CheckCofinancing, CodeCofinancing) are checked against the ledger as it is, with giveBack (what the same
+// step gives back, a change that also asks for less) counted as returned. Two approvals that together break a rule
+// run one after the other, and the second sees the first's reservation.
+func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput, giveBack []domain.SourceAmount) (existed bool, err error) {
 	if in.PlanID == "" || in.InitiativeID == "" || in.DelaftaleID == "" {
 		return false, fmt.Errorf("reserve: plan, initiative and delaftale are required")
 	}
@@ -209,6 +223,25 @@ func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput) (existed bool, e
 	}
 	if err := sqlx.SelectContext(ctx, tx, &sources, qLock, in.PlanID); err != nil {
 		return false, translate(err, "reserve %s: lock funding sources", in.InitiativeID)
+	}
+	// The delaftale next: FOR NO KEY UPDATE, not FOR UPDATE, because every ledger entry's foreign key holds FOR KEY
+	// SHARE on it (a release or payment of another initiative in the same delaftale must not wait for us, nor we
+	// for it while it waits for the sources we hold). It makes a frame set meanwhile (SetDelaftaleBudgetFrame)
+	// wait for this reservation, or this reservation see the new frame.
+	const qDelaftale = `
+		SELECT name, budget_frame_ore
+		FROM delaftaler
+		WHERE plan_id = $1 AND id = $2
+		FOR NO KEY UPDATE`
+	var del struct {
+		Name  string `db:"name"`
+		Frame *int64 `db:"budget_frame_ore"`
+	}
+	if err := tx.GetContext(ctx, &del, qDelaftale, in.PlanID, in.DelaftaleID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, domain.Refuse(domain.CodeValidation, "Planen har ingen delaftale %q.", in.DelaftaleID)
+		}
+		return false, translate(err, "reserve %s: lock delaftale", in.InitiativeID)
 	}
 	if len(sources) == 0 {
 		return false, fmt.Errorf("reserve %s: plan %s has no funding sources: %w", in.InitiativeID, in.PlanID, ErrNotFound)
@@ -266,6 +299,10 @@ func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput) (existed bool, e
 			return false, domain.Refuse(domain.CodeInsufficientFunds,
 				"Der er ikke penge nok til at reservere budgettet: %s.", strings.Join(short, "; "))
 		}
+		// The plan's rules on approved money come after the funds: asking for more than there is is said first.
+		if err := checkReserveRules(ctx, tx, in, todo, giveBack, del.Name, del.Frame); err != nil {
+			return false, err
+		}
 	}
 
 	existed, err = recordTransition(ctx, tx, in.Transition)
@@ -287,6 +324,97 @@ func reserve(ctx context.Context, tx *sqlx.Tx, in ReserveInput) (existed bool, e
 		}
 	}
 	return existed, nil
+}
+
+// checkReserveRules checks a reservation of todo (net of giveBack, what the same step gives back) against the
+// delaftale's budget frame and the plan's local co-financing rule, from the ledger as it is under reserve's locks.
+// A *domain.RuleError says which rule and the figures.
+func checkReserveRules(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, giveBack []domain.SourceAmount,
+	delName string, frame *int64) error {
+	back, err := sumLines(giveBack)
+	if err != nil {
+		return fmt.Errorf("reserve %s: give back: %w", in.InitiativeID, err)
+	}
+	// Per source: reserved and not given back over the whole plan, and whether it counts as local.
+	const qApproved = `
+		SELECT s.id, s.local,
+		       COALESCE(sum(CASE l.kind WHEN 'reserve' THEN l.amount_ore
+		                                WHEN 'unreserve' THEN -l.amount_ore
+		                                ELSE 0 END), 0)::bigint AS approved_ore
+		FROM funding_sources s
+		LEFT JOIN ledger_entries l ON l.plan_id = s.plan_id AND l.source_id = s.id
+		WHERE s.plan_id = $1
+		GROUP BY s.id, s.local`
+	var rows []struct {
+		ID          string `db:"id"`
+		Local       bool   `db:"local"`
+		ApprovedØre int64  `db:"approved_ore"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, qApproved, in.PlanID); err != nil {
+		return translate(err, "reserve %s: approved budget", in.InitiativeID)
+	}
+	local := make(map[string]bool, len(rows))
+	var before domain.Share
+	for _, r := range rows {
+		local[r.ID] = r.Local
+		var l domain.Money
+		if r.Local {
+			l = domain.Money(r.ApprovedØre)
+		}
+		var ok bool
+		if before, ok = before.Plus(l, domain.Money(r.ApprovedØre)); !ok {
+			return fmt.Errorf("reserve %s: approved budget overflows", in.InitiativeID)
+		}
+	}
+	var asked domain.Share
+	for _, lines := range []struct {
+		sign  domain.Money
+		lines []domain.SourceAmount
+	}{{1, todo}, {-1, back}} {
+		for _, l := range lines.lines {
+			amt := lines.sign * l.AmountØre // both within MaxMoney, so no wrap
+			var lo domain.Money
+			if local[l.SourceID] {
+				lo = amt
+			}
+			var ok bool
+			if asked, ok = asked.Plus(lo, amt); !ok {
+				return fmt.Errorf("reserve %s: asked amount overflows", in.InitiativeID)
+			}
+		}
+	}
+	frameAsks, shareAsks := "forslaget beder om", "forslaget beder om"
+	if in.KeySuffix != "" {
+		frameAsks, shareAsks = "ændringen beder om yderligere", "ændringen ændrer det godkendte budget med"
+	}
+
+	if frame != nil {
+		const qDel = `
+			SELECT COALESCE(sum(CASE kind WHEN 'reserve' THEN amount_ore ELSE -amount_ore END), 0)::bigint
+			FROM ledger_entries
+			WHERE plan_id = $1 AND delaftale_id = $2 AND kind IN ('reserve', 'unreserve')`
+		var reserved int64
+		if err := tx.GetContext(ctx, &reserved, qDel, in.PlanID, in.DelaftaleID); err != nil {
+			return translate(err, "reserve %s: reserved on delaftale %s", in.InitiativeID, in.DelaftaleID)
+		}
+		f := domain.Money(*frame)
+		if err := domain.CheckFrame(delName, &f, domain.Money(reserved), asked.Total, frameAsks); err != nil {
+			return err
+		}
+	}
+
+	// The plan row FOR SHARE: settings changed meanwhile wait for this reservation (the foreign keys of ledger
+	// entries hold only KEY SHARE on it, which FOR SHARE lets through).
+	const qMin = `
+		SELECT COALESCE((settings->>'min_local_cofinancing_permille')::bigint, 0)
+		FROM plans
+		WHERE id = $1
+		FOR SHARE`
+	var min int64
+	if err := tx.GetContext(ctx, &min, qMin, in.PlanID); err != nil {
+		return translate(err, "reserve %s: co-financing minimum", in.InitiativeID)
+	}
+	return domain.CheckCofinancing(min, before, asked, shareAsks)
 }
 
 // Release asks finance to pay one tranche, as a step of its own (see WriteStep and release).
@@ -549,7 +677,7 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 	b := Budget{PlanID: planID, Sources: []SourceBudget{}, Delaftaler: []DelaftaleBudget{}}
 	err := s.inTxOpts(ctx, readOnlySnapshot, func(tx *sqlx.Tx) error {
 		const qSources = `
-			SELECT s.id, s.name, s.committed_ore,
+			SELECT s.id, s.name, s.local, s.committed_ore,
 			       COALESCE(l.reserve_ore, 0) AS reserve_ore, COALESCE(l.unreserve_ore, 0) AS unreserve_ore,
 			       COALESCE(l.release_ore, 0) AS release_ore, COALESCE(l.pay_ore, 0) AS pay_ore,
 			       COALESCE(l.withdraw_ore, 0) AS withdraw_ore
@@ -570,6 +698,7 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 		var sources []struct {
 			ID           string `db:"id"`
 			Name         string `db:"name"`
+			Local        bool   `db:"local"`
 			CommittedØre int64  `db:"committed_ore"`
 			sums
 		}
@@ -582,7 +711,7 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 			c := domain.Money(r.CommittedØre)
 			committed += c
 			all.add(r.sums)
-			b.Sources = append(b.Sources, SourceBudget{SourceID: r.ID, Name: r.Name, BudgetLine: r.line(&c)})
+			b.Sources = append(b.Sources, SourceBudget{SourceID: r.ID, Name: r.Name, Local: r.Local, BudgetLine: r.line(&c)})
 		}
 		b.Total = all.line(&committed)
 
@@ -625,7 +754,7 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 		if len(sources) == 0 && len(delaftaler) == 0 {
 			return planExists(ctx, tx, planID)
 		}
-		return nil
+		return pendingCofinancing(ctx, tx, &b)
 	})
 	if err != nil {
 		return Budget{}, err

@@ -381,10 +381,10 @@ func TestBudget(t *testing.T) {
 		Sources: []store.SourceBudget{
 			{SourceID: "lbf", Name: "Landsbyggefonden",
 				BudgetLine: line(mp(lbfTotal), kr(1_000_000), kr(500_000), kr(500_000))},
-			{SourceID: "viborg-kommune", Name: "Viborg Kommune",
+			{SourceID: "viborg-kommune", Name: "Viborg Kommune", Local: true,
 				BudgetLine: line(mp(kr(7_200_000)), 0, kr(200_000), kr(200_000))},
 			{SourceID: "boligselskaberne", Name: "Boligselskaberne (Boligselskabet Viborg og Boligselskabet Sct. Jørgen)",
-				BudgetLine: line(mp(kr(4_780_000)), 0, 0, 0)},
+				Local: true, BudgetLine: line(mp(kr(4_780_000)), 0, 0, 0)},
 		},
 		Delaftaler: []store.DelaftaleBudget{
 			{DelaftaleID: "uddannelse-og-livschancer", Name: "Uddannelse og livschancer",
@@ -394,6 +394,9 @@ func TestBudget(t *testing.T) {
 			{DelaftaleID: "sammenhaengskraft-og-medborgerskab", Name: "Sammenhængskraft og medborgerskab",
 				BudgetLine: line(nil, 0, 0, 0)},
 		},
+		MinLocalCofinancingPermille: 250,
+		Pending: []store.PendingProposal{{InitiativeID: "c", Title: "C",
+			Budget: []domain.SourceAmount{{SourceID: "lbf", AmountØre: kr(1)}}}},
 	}
 	got, err := s.Budget(ctx, planID)
 	if err != nil {
@@ -402,6 +405,23 @@ func TestBudget(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Budget (-want +got):\n%s", diff)
 	}
+
+	t.Run("cofinancing_of_the_approved_budget_and_after_the_pending_proposal", func(t *testing.T) {
+		// 400.000 local of 2.400.000 kr. approved (16,6 %); c asks 1 kr. of LBF money: lower, and below 25 %.
+		c := got.Cofinancing()
+		want := store.Cofinancing{
+			Approved:    domain.Share{Local: kr(400_000), Total: kr(2_400_000)},
+			MinPermille: 250, BelowMinimum: true,
+			Pending: []store.PendingCofinancing{{PendingProposal: got.Pending[0],
+				Asked: domain.Share{Total: kr(1)}, After: domain.Share{Local: kr(400_000), Total: kr(2_400_001)}, Refused: true}},
+		}
+		if diff := cmp.Diff(want, c); diff != "" {
+			t.Errorf("Cofinancing (-want +got):\n%s", diff)
+		}
+		if c.Approved.Text() != "16,6 %" || c.Pending[0].After.Text() != "16,6 %" {
+			t.Errorf("shares %s -> %s, want 16,6 %% -> 16,6 %%", c.Approved.Text(), c.Pending[0].After.Text())
+		}
+	})
 
 	t.Run("matches_ledger_sums", func(t *testing.T) {
 		var sums struct {

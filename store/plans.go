@@ -99,6 +99,11 @@ func (s *Store) SeedPlan(ctx context.Context, sd seed.Seed) (created bool, err e
 	if err != nil {
 		return false, err
 	}
+	// The recipients and the paying account (recipients.go) are a seed step of their own: a plan loaded before they
+	// existed gets them at its next start, and admin's edits are never overwritten.
+	if _, err := s.SeedRecipients(ctx, sd); err != nil {
+		return false, err
+	}
 	return created, nil
 }
 

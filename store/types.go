@@ -179,6 +179,7 @@ type BudgetLine struct {
 type SourceBudget struct {
 	SourceID string `json:"source_id"`
 	Name     string `json:"name"`
+	Local    bool   `json:"local"` // counts as local co-financing
 	BudgetLine
 }
 
@@ -195,6 +196,18 @@ type Budget struct {
 	Total      BudgetLine        `json:"total"`
 	Sources    []SourceBudget    `json:"sources"`
 	Delaftaler []DelaftaleBudget `json:"delaftaler"`
+	// MinLocalCofinancingPermille is the plan's co-financing minimum (its setting) when the budget was read.
+	MinLocalCofinancingPermille int64 `json:"min_local_cofinancing_permille"`
+	// Pending are the proposals waiting for the board (phase board_review), oldest first, with their budgets:
+	// what an approval would reserve (see Budget.Cofinancing).
+	Pending []PendingProposal `json:"pending"`
+}
+
+// PendingProposal is a proposal waiting for the board's decision.
+type PendingProposal struct {
+	InitiativeID string                `json:"initiative_id"`
+	Title        string                `json:"title"`
+	Budget       []domain.SourceAmount `json:"budget"`
 }
 
 // Disbursement statuses.

@@ -52,6 +52,8 @@ type financeView struct {
 	CanConfirm bool        // finance: each pending row has the confirm form
 	Flash      string
 	Errors     []fieldError
+	// Payable says what the payment file pays and what it leaves out, with why (recipients.go).
+	Payable *payablePanel
 	// The cursors the page was shown with, posted back by the confirm forms so a refusal shows the same pages.
 	PendingAfter, PaidAfter, WithdrawnAfter string
 }
@@ -186,6 +188,7 @@ func (w *Web) renderFinance(rw http.ResponseWriter, r *http.Request, v *viewer, 
 	view.Paid.NextURL, view.Paid.FirstURL = listURLs(paramPaidAfter, l.paid.next, cur, "betalt")
 	view.Withdrawn.NextURL, view.Withdrawn.FirstURL = listURLs(paramWithdrawnAfter, l.withdrawn.next, cur, "trukket-tilbage")
 
+	view.Payable = w.financePayablePanel(r, v)
 	title := "Økonomi"
 	if attempt != nil {
 		title = "Fejl: " + title

@@ -40,6 +40,8 @@ type initiativeView struct {
 	Changes    []domain.Change
 	// Meetings are the plan's meetings that were not cancelled, latest first, for the meeting forms.
 	Meetings []meetingOption
+	// Recipient is who the tranches are paid to, with the form to change it (recipients.go).
+	Recipient *recipientPanel
 }
 
 func (w *Web) initiativePage(rw http.ResponseWriter, r *http.Request, v *viewer) {
@@ -92,6 +94,7 @@ func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer,
 	} else {
 		view.Actions.Done = w.sessions.PopString(r.Context(), flashKey)
 	}
+	view.Recipient = w.initiativeRecipientPanel(r, v, in)
 	w.render(rw, r, status, "initiative", v, title, view)
 }
 

@@ -19,9 +19,12 @@ type planView struct {
 	DelBars     []bar
 	Names       names
 	Cofinancing cofinancingView
-	Phases      []phaseRow
-	PhaseTotal  int
-	PhaseBars   []phaseBar
+	// Approved is the local co-financing of the approved budget (what is reserved and not given back) now and
+	// after each proposal waiting for the board, against the plan's minimum: the rule approvals are held to.
+	Approved   store.Cofinancing
+	Phases     []phaseRow
+	PhaseTotal int
+	PhaseBars  []phaseBar
 	// PhaseChartHeight is the phases chart's height in its own units.
 	PhaseChartHeight int
 	// The open steps of the plan's initiatives with their deadlines: every overdue one, then the next upcoming
@@ -239,7 +242,7 @@ func (w *Web) planPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	view := planView{Plan: v.Plan, Budget: b, SourceBars: budgetBars(src), DelBars: budgetBars(del), Names: planNames(v.Plan),
-		Cofinancing: cofinancing(v.Plan)}
+		Cofinancing: cofinancing(v.Plan), Approved: b.Cofinancing()}
 	view.Phases, view.PhaseBars, view.PhaseTotal = phaseRows(counts)
 	view.PhaseChartHeight = len(view.PhaseBars)*28 + 4
 	open, more, err := w.st.OpenInitiatives(r.Context(), v.Plan.ID, planSnapshotsLimit)

@@ -55,3 +55,54 @@ func TestPlanPage(t *testing.T) {
 		mustContain(t, p, `data-testid="budget-sources"`, `data-testid="budget-delaftaler"`, `data-testid="phases"`, "Houlkærvænget")
 	})
 }
+
+// TestPlanPageShowsTheApprovedShareAndWhatEachPendingProposalWouldMakeOfIt: 100.000 of 400.000 kr. approved is
+// local (exactly 25 %); a Landsbyggefonden-only proposal would lower it below the rule and is marked as refused,
+// one with Viborg Kommune's money would raise it.
+func TestPlanPageShowsTheApprovedShareAndWhatEachPendingProposalWouldMakeOfIt(t *testing.T) {
+	a := newApp(t, web.Config{DevSignIn: true})
+	lines := func(lbfKr, kommuneKr int64) []domain.SourceAmount {
+		var out []domain.SourceAmount
+		if lbfKr > 0 {
+			out = append(out, domain.SourceAmount{SourceID: "lbf", AmountØre: domain.Kroner(lbfKr)})
+		}
+		if kommuneKr > 0 {
+			out = append(out, domain.SourceAmount{SourceID: "viborg-kommune", AmountØre: domain.Kroner(kommuneKr)})
+		}
+		return out
+	}
+	funded(t, a.st, "lektiecafe", "Lektiecafé", time.Date(2022, 3, 1, 8, 0, 0, 0, time.UTC),
+		tranche{lines: lines(300_000, 100_000), release: true, paidWith: "NETS-1"})
+	pending := func(id, title string, budget []domain.SourceAmount) {
+		in := &domain.Initiative{ID: id, PlanID: planID, Revision: 1, Proposer: mette, Decisions: []domain.Decision{},
+			Proposal:  domain.Proposal{Title: title, DelaftaleID: "beskaeftigelse", Budget: budget},
+			CreatedAt: time.Date(2022, 5, 1, 9, 0, 0, 0, time.UTC)}
+		record(t, a.st, in, "submitted", mette, domain.PhaseBoardReview, in.CreatedAt)
+	}
+	pending("jobcafe", "Jobcafé", lines(100_000, 0))
+	pending("naboskab", "Naboskab", lines(0, 50_000))
+
+	board := a.browser()
+	board.signInAs("bs-hanne")
+	p := board.get("/planen")
+	if p.status != http.StatusOK {
+		t.Fatalf("status %d", p.status)
+	}
+	mustContain(t, p, "Af det godkendte budget på 400.000 kr. er 100.000 kr. lokal medfinansiering: <strong>25,0 %</strong> (krav: mindst 25,0 %).",
+		`data-testid="cofinancing-pending"`)
+	row := func(id string) string {
+		m := regexp.MustCompile(`(?s)<tr data-testid="cofinancing-pending-` + id + `">.*?</tr>`).FindString(p.body)
+		if m == "" {
+			t.Fatalf("no row for %s:\n%s", id, p.body)
+		}
+		return m
+	}
+	// Jobcafé: 100.000 of 500.000 kr. afterwards, 20,0 %: below 25 % and lower than now.
+	if r := row("jobcafe"); !strings.Contains(r, "20,0 %") || !strings.Contains(r, "Afvises nu") {
+		t.Errorf("Jobcafé's row does not say 20,0 %% and refused: %s", r)
+	}
+	// Naboskab: 150.000 of 450.000 kr., 33,3 %.
+	if r := row("naboskab"); !strings.Contains(r, "33,3 %") || strings.Contains(r, "Afvises") || !strings.Contains(r, "Opfyldt") {
+		t.Errorf("Naboskab's row does not say 33,3 %% and fulfilled: %s", r)
+	}
+}

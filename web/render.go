@@ -23,6 +23,8 @@ var templateFS embed.FS
 const (
 	layoutTemplate   = "layout.html"
 	partialsTemplate = "partials.html" // shared pieces: the error summary, a field's error message
+	// extraPartialsPrefix names more files of shared pieces, one per feature (partial-recipient.html).
+	extraPartialsPrefix = "partial-"
 )
 
 type pages struct {
@@ -35,6 +37,7 @@ func parsePages(fsys fs.FS, staticURL func(string) string) (*pages, error) {
 	funcs := template.FuncMap{
 		"static":      staticURL,
 		"kr":          formatKr,
+		"permille":    domain.PermilleText,
 		"krRounded":   formatKrRounded,
 		"date":        formatDate,
 		"timeDate":    formatTimeDate,
@@ -56,12 +59,12 @@ func parsePages(fsys fs.FS, staticURL func(string) string) (*pages, error) {
 	p := &pages{byName: map[string]*template.Template{}}
 	for _, f := range files {
 		base := path.Base(f)
-		if base == layoutTemplate || base == partialsTemplate {
+		if base == layoutTemplate || base == partialsTemplate || strings.HasPrefix(base, extraPartialsPrefix) {
 			continue
 		}
 		name := strings.TrimSuffix(base, ".html")
 		t, err := template.New(layoutTemplate).Funcs(funcs).ParseFS(fsys,
-			"templates/"+layoutTemplate, "templates/"+partialsTemplate, f)
+			"templates/"+layoutTemplate, "templates/"+partialsTemplate, "templates/"+extraPartialsPrefix+"*.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -188,7 +191,8 @@ func ruleStatus(c domain.Code) int {
 		return http.StatusForbidden
 	case domain.CodeNotFound:
 		return http.StatusNotFound
-	case domain.CodeWrongPhase, domain.CodeInsufficientFunds, domain.CodeAlreadyPaid, domain.CodeConflict:
+	case domain.CodeWrongPhase, domain.CodeInsufficientFunds, domain.CodeAlreadyPaid, domain.CodeConflict,
+		domain.CodeFrameExceeded, domain.CodeCofinancing:
 		return http.StatusConflict
 	}
 	return http.StatusUnprocessableEntity

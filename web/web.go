@@ -171,6 +171,7 @@ func (w *Web) routes() http.Handler {
 	w.routeChanges(pages)       // change.go
 	w.routeNotifications(pages) // notifications.go
 	w.routeBoard(pages)         // board.go
+	w.routeRecipients(pages)    // recipients.go
 	pages.HandleFunc("/", w.notFoundHandler)
 
 	cop := http.NewCrossOriginProtection()
