@@ -321,11 +321,15 @@ func dropBadRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > s.cfg.MaxBodyBytes {
-			return newAPIError(codeTooLarge, fmt.Sprintf("Forespørgslen må højst fylde %d byte.", s.cfg.MaxBodyBytes))
+		limit := s.cfg.MaxBodyBytes
+		if c.Path() == pathStatements { // a bank statement file may be larger than any JSON request
+			limit = max(limit, maxStatementBody)
+		}
+		if req.ContentLength > limit {
+			return newAPIError(codeTooLarge, fmt.Sprintf("Forespørgslen må højst fylde %d byte.", limit))
 		}
 		if req.Body != nil && req.Body != http.NoBody {
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
 		}
 		return next(c)
 	}

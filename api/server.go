@@ -311,6 +311,10 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 
 	// Recipients, the initiative's recipient and the payment files (handlers_recipients.go).
 	s.registerRecipients(add, read, write)
+	// Bank statement reconciliation (handlers_statements.go).
+	s.registerStatements(add, read, write)
+	// Commitments by year, the budget by year and as CSV, delaftale frames (handlers_years.go).
+	s.registerYears(add, read, write)
 
 	add(http.MethodGet, pathNotifications, s.listNotifications, read...)
 	add(http.MethodPost, pathNotificationRead, s.markNotificationRead, write...)

@@ -104,6 +104,10 @@ func (s *Store) SeedPlan(ctx context.Context, sd seed.Seed) (created bool, err e
 	if _, err := s.SeedRecipients(ctx, sd); err != nil {
 		return false, err
 	}
+	// So is the split of each source's commitment by year (years.go): version 1 an even split, once.
+	if err := s.SeedCommitmentYears(ctx, p.ID); err != nil {
+		return false, err
+	}
 	return created, nil
 }
 

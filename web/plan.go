@@ -33,6 +33,9 @@ type planView struct {
 	UpcomingSteps []stepView
 	MoreUpcoming  int
 	MoreSteps     bool
+	// Years is the budget by source and year (the split of the commitments, released and paid by year of
+	// release): years.go.
+	Years store.BudgetYears
 }
 
 // planSnapshotsLimit bounds the initiatives read whole for the deadlines on Planen; planUpcoming the upcoming
@@ -243,6 +246,10 @@ func (w *Web) planPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	view := planView{Plan: v.Plan, Budget: b, SourceBars: budgetBars(src), DelBars: budgetBars(del), Names: planNames(v.Plan),
 		Cofinancing: cofinancing(v.Plan), Approved: b.Cofinancing()}
+	if view.Years, err = w.svc.BudgetByYear(r.Context(), v.Principal, v.Plan.ID); err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
 	view.Phases, view.PhaseBars, view.PhaseTotal = phaseRows(counts)
 	view.PhaseChartHeight = len(view.PhaseBars)*28 + 4
 	open, more, err := w.st.OpenInitiatives(r.Context(), v.Plan.ID, planSnapshotsLimit)

@@ -87,7 +87,7 @@ type layoutView struct {
 // finance-inbox) belongs to <item>.
 var navOf = map[string]string{"work": "work", "initiatives": "initiatives", "initiative": "initiatives",
 	"plan": "plan", "finance": "finance", "notifikationer": "notifications",
-	"bestyrelse": "plan", "moeder": "meetings", "moede": "meetings"}
+	"bestyrelse": "plan", "moeder": "meetings", "moede": "meetings", "oekonomi": "finance"}
 
 func navItem(page string) string {
 	if n, ok := navOf[page]; ok {

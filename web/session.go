@@ -56,7 +56,11 @@ func (w *Web) checkCSRFToken(next http.Handler) http.Handler {
 			next.ServeHTTP(rw, r)
 			return
 		}
-		r.Body = http.MaxBytesReader(rw, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.URL.Path == statementsPath { // the bank statement upload (statements.go)
+			limit = maxStatementFormBytes
+		}
+		r.Body = http.MaxBytesReader(rw, r.Body, limit)
 		want := w.sessions.GetString(r.Context(), sessionCSRF)
 		got := r.PostFormValue(csrfField)
 		if want == "" || got == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {

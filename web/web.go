@@ -172,6 +172,8 @@ func (w *Web) routes() http.Handler {
 	w.routeNotifications(pages) // notifications.go
 	w.routeBoard(pages)         // board.go
 	w.routeRecipients(pages)    // recipients.go
+	w.routeStatements(pages)    // statements.go
+	w.routeYears(pages)         // years.go
 	pages.HandleFunc("/", w.notFoundHandler)
 
 	cop := http.NewCrossOriginProtection()
