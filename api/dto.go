@@ -390,6 +390,8 @@ type sourceBudgetOut struct {
 	Name     string `json:"name"`
 	Local    bool   `json:"local"`
 	budgetLineOut
+	InKindConfirmedOre int64  `json:"inkind_confirmed_ore"`
+	InKindConfirmed    string `json:"inkind_confirmed"`
 }
 
 type delaftaleBudgetOut struct {
@@ -451,7 +453,8 @@ func budgetToOut(b store.Budget) budgetOut {
 		Delaftaler:  make([]delaftaleBudgetOut, len(b.Delaftaler)),
 	}
 	for i, s := range b.Sources {
-		out.Sources[i] = sourceBudgetOut{SourceID: s.SourceID, Name: s.Name, Local: s.Local, budgetLineOut: budgetLineToOut(s.BudgetLine)}
+		out.Sources[i] = sourceBudgetOut{SourceID: s.SourceID, Name: s.Name, Local: s.Local, budgetLineOut: budgetLineToOut(s.BudgetLine),
+			InKindConfirmedOre: int64(s.InKindØre), InKindConfirmed: s.InKindØre.String()}
 	}
 	for i, d := range b.Delaftaler {
 		out.Delaftaler[i] = delaftaleBudgetOut{DelaftaleID: d.DelaftaleID, Name: d.Name, budgetLineOut: budgetLineToOut(d.BudgetLine)}

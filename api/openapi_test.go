@@ -240,6 +240,8 @@ func TestOpenAPIRequiredMatchesRequestTypes(t *testing.T) {
 		{"EvaluationRequest", evaluation, reflect.TypeFor[evaluationBody]()},
 		{"EvaluationRequest.results[]", item(evaluation, "results"), reflect.TypeFor[goalResultBody]()},
 		{"ConfirmRequest", schema("ConfirmRequest"), reflect.TypeFor[confirmBody]()},
+		{"InKindRequest", schema("InKindRequest"), reflect.TypeFor[inKindBody]()},
+		{"InKindRejectRequest", schema("InKindRejectRequest"), reflect.TypeFor[inKindRejectBody]()},
 	}
 	for _, tt := range tests {
 		if tt.schema == nil {

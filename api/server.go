@@ -78,6 +78,9 @@ type Config struct {
 	Doctor Doctor
 	// DoctorTimeout bounds one doctor run, which queries every open workflow of the plan.
 	DoctorTimeout time.Duration
+	// WebhookBacklogAlert is how old the oldest undelivered finance webhook message may grow before
+	// GET /finance/delivery and the metric flag the backlog (default service.DefaultWebhookBacklogAlert).
+	WebhookBacklogAlert time.Duration
 	// Web, when set, is the web application: it answers every path outside /api/, the probes and /metrics.
 	Web http.Handler
 }
@@ -202,6 +205,7 @@ func New(cfg Config, st Store, wf Workflows, log *slog.Logger, reg prometheus.Re
 		refuseBadURL,
 	)
 	s.register(e, gatherer)
+	registerDeliveryMetrics(reg, st, cfg.WebhookBacklogAlert, log)
 	return e
 }
 
@@ -315,6 +319,10 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 	s.registerStatements(add, read, write)
 	// Commitments by year, the budget by year and as CSV, delaftale frames (handlers_years.go).
 	s.registerYears(add, read, write)
+	// In-kind contributions (handlers_inkind.go).
+	s.registerInKind(add, read, write)
+	// The finance webhook's delivery state (handlers_delivery.go).
+	s.registerDelivery(add, read)
 
 	add(http.MethodGet, pathNotifications, s.listNotifications, read...)
 	add(http.MethodPost, pathNotificationRead, s.markNotificationRead, write...)

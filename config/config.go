@@ -59,6 +59,9 @@ type Config struct {
 	// UpdateTimeout bounds how long the API waits for a workflow update before answering 503; the update
 	// still completes, and a retry with the same Idempotency-Key returns its result.
 	UpdateTimeout time.Duration `env:"HELHEDSPLAN_UPDATE_TIMEOUT" envDefault:"30s"`
+	// WebhookBacklogAlert is how long the oldest undelivered finance webhook message may wait before the API and
+	// the Økonomi page flag the backlog.
+	WebhookBacklogAlert time.Duration `env:"HELHEDSPLAN_WEBHOOK_BACKLOG_ALERT" envDefault:"15m"`
 }
 
 // Temporal is how api and worker reach the Temporal cluster.
@@ -118,7 +121,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be a port number", name))
 		}
 	}
-	if c.ShutdownTimeout <= 0 || c.UpdateTimeout <= 0 {
+	if c.ShutdownTimeout <= 0 || c.UpdateTimeout <= 0 || c.WebhookBacklogAlert <= 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
 	}
 	return errors.Join(errs...)

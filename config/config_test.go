@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultsSuitDevMode(t *testing.T) {
@@ -12,7 +13,8 @@ func TestDefaultsSuitDevMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != ":8080" || c.Temporal.Address != "127.0.0.1:7233" || c.Temporal.Namespace != "default" ||
-		c.UIPort != 8233 || c.DataDir != ".data" || c.LogLevel != slog.LevelInfo {
+		c.UIPort != 8233 || c.DataDir != ".data" || c.LogLevel != slog.LevelInfo ||
+		c.WebhookBacklogAlert != 15*time.Minute {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if c.RequireDatabase() == nil {
@@ -29,6 +31,7 @@ func TestInvalidConfigurationsAreRefused(t *testing.T) {
 		"bad_port":               {"HELHEDSPLAN_UI_PORT": "70000"},
 		"bad_duration":           {"HELHEDSPLAN_SHUTDOWN_TIMEOUT": "soon"},
 		"bad_level":              {"HELHEDSPLAN_LOG_LEVEL": "loud"},
+		"backlog_alert_zero":     {"HELHEDSPLAN_WEBHOOK_BACKLOG_ALERT": "0s"},
 	}
 	for name, environ := range tests {
 		t.Run(name, func(t *testing.T) {

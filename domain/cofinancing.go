@@ -69,6 +69,17 @@ func (s Share) Plus(local, total Money) (Share, bool) {
 	return Share{Local: l, Total: t}, ok1 && ok2
 }
 
+// PlusInKind returns the share with a confirmed in-kind contribution of value added: to the total always, and to
+// the local part when its source is local (FundingSource.Local). In-kind is never paid out, but it is money's worth
+// the source contributed, so it counts in the approved budget like a reservation. False on int64 overflow.
+func (s Share) PlusInKind(value Money, local bool) (Share, bool) {
+	var l Money
+	if local {
+		l = value
+	}
+	return s.Plus(l, value)
+}
+
 // PermilleText shows a share in per mille as a Danish percentage with one decimal: 466 -> "46,6 %", 250 ->
 // "25,0 %".
 func PermilleText(pm int64) string {

@@ -48,7 +48,7 @@ func pendingCofinancing(ctx context.Context, tx *sqlx.Tx, b *Budget) error {
 }
 
 // Cofinancing is the local co-financing of a plan's approved budget (what is reserved and not given back, over all
-// initiatives: reserved, released and paid) against the plan's minimum, and what each proposal waiting for the
+// initiatives: reserved, released and paid, plus confirmed in-kind contributions) against the plan's minimum, and what each proposal waiting for the
 // board would make of it.
 type Cofinancing struct {
 	Approved     domain.Share         `json:"approved"`
@@ -80,6 +80,7 @@ func (b Budget) Cofinancing() Cofinancing {
 			l = approved
 		}
 		c.Approved, _ = c.Approved.Plus(l, approved)
+		c.Approved, _ = c.Approved.PlusInKind(s.InKindØre, s.Local)
 	}
 	c.BelowMinimum = c.Approved.BelowPermille(c.MinPermille)
 	c.Pending = make([]PendingCofinancing, 0, len(b.Pending))

@@ -353,6 +353,11 @@ func checkReserveRules(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, 
 	if err := sqlx.SelectContext(ctx, tx, &rows, qApproved, in.PlanID); err != nil {
 		return translate(err, "reserve %s: approved budget", in.InitiativeID)
 	}
+	// Confirmed in-kind counts in the approved budget too (domain.Share.PlusInKind).
+	inKind, err := confirmedInKind(ctx, tx, in.PlanID)
+	if err != nil {
+		return err
+	}
 	local := make(map[string]bool, len(rows))
 	var before domain.Share
 	for _, r := range rows {
@@ -361,8 +366,10 @@ func checkReserveRules(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, 
 		if r.Local {
 			l = domain.Money(r.ApprovedØre)
 		}
-		var ok bool
-		if before, ok = before.Plus(l, domain.Money(r.ApprovedØre)); !ok {
+		var ok, ok2 bool
+		before, ok = before.Plus(l, domain.Money(r.ApprovedØre))
+		before, ok2 = before.PlusInKind(inKind[r.ID], r.Local)
+		if !ok || !ok2 {
 			return fmt.Errorf("reserve %s: approved budget overflows", in.InitiativeID)
 		}
 	}
@@ -705,13 +712,18 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 		if err := sqlx.SelectContext(ctx, tx, &sources, qSources, planID); err != nil {
 			return translate(err, "budget of %s: sources", planID)
 		}
+		inKind, err := confirmedInKind(ctx, tx, planID)
+		if err != nil {
+			return err
+		}
 		var committed domain.Money
 		var all sums
 		for _, r := range sources {
 			c := domain.Money(r.CommittedØre)
 			committed += c
 			all.add(r.sums)
-			b.Sources = append(b.Sources, SourceBudget{SourceID: r.ID, Name: r.Name, Local: r.Local, BudgetLine: r.line(&c)})
+			b.Sources = append(b.Sources, SourceBudget{SourceID: r.ID, Name: r.Name, Local: r.Local, BudgetLine: r.line(&c),
+				InKindØre: inKind[r.ID]})
 		}
 		b.Total = all.line(&committed)
 

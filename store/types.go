@@ -181,6 +181,8 @@ type SourceBudget struct {
 	Name     string `json:"name"`
 	Local    bool   `json:"local"` // counts as local co-financing
 	BudgetLine
+	// InKindØre is the source's confirmed in-kind contributions: contributed, never paid out, not in the ledger.
+	InKindØre domain.Money `json:"inkind_confirmed_ore"`
 }
 
 // DelaftaleBudget is the budget of one delaftale.

@@ -52,6 +52,8 @@ type financeView struct {
 	CanConfirm bool        // finance: each pending row has the confirm form
 	Flash      string
 	Errors     []fieldError
+	// Delivery is the finance webhook's delivery state (delivery.go); nil for those who may not see it.
+	Delivery *deliveryPanel
 	// Payable says what the payment file pays and what it leaves out, with why (recipients.go).
 	Payable *payablePanel
 	// The cursors the page was shown with, posted back by the confirm forms so a refusal shows the same pages.
@@ -189,6 +191,7 @@ func (w *Web) renderFinance(rw http.ResponseWriter, r *http.Request, v *viewer, 
 	view.Withdrawn.NextURL, view.Withdrawn.FirstURL = listURLs(paramWithdrawnAfter, l.withdrawn.next, cur, "trukket-tilbage")
 
 	view.Payable = w.financePayablePanel(r, v)
+	view.Delivery = w.financeDeliveryPanel(r, v)
 	title := "Økonomi"
 	if attempt != nil {
 		title = "Fejl: " + title

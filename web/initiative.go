@@ -42,6 +42,8 @@ type initiativeView struct {
 	Meetings []meetingOption
 	// Recipient is who the tranches are paid to, with the form to change it (recipients.go).
 	Recipient *recipientPanel
+	// InKind lists the initiative's in-kind contributions, with the form to register one (inkind.go).
+	InKind *inKindPanel
 }
 
 func (w *Web) initiativePage(rw http.ResponseWriter, r *http.Request, v *viewer) {
@@ -95,6 +97,7 @@ func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer,
 		view.Actions.Done = w.sessions.PopString(r.Context(), flashKey)
 	}
 	view.Recipient = w.initiativeRecipientPanel(r, v, in)
+	view.InKind = w.initiativeInKindPanel(r, v, in)
 	w.render(rw, r, status, "initiative", v, title, view)
 }
 

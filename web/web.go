@@ -72,6 +72,9 @@ type Config struct {
 	TemporalNamespace string
 	// Now is the clock the pages judge deadlines by (which steps are overdue); default time.Now. Tests fix it.
 	Now func() time.Time
+	// WebhookBacklogAlert is how old the oldest undelivered finance webhook message may grow before Økonomi
+	// warns (default service.DefaultWebhookBacklogAlert).
+	WebhookBacklogAlert time.Duration
 	// Log receives errors behind 500 pages (default: discarded).
 	Log *slog.Logger
 }
@@ -174,6 +177,7 @@ func (w *Web) routes() http.Handler {
 	w.routeRecipients(pages)    // recipients.go
 	w.routeStatements(pages)    // statements.go
 	w.routeYears(pages)         // years.go
+	w.routeInKind(pages)        // inkind.go
 	pages.HandleFunc("/", w.notFoundHandler)
 
 	cop := http.NewCrossOriginProtection()

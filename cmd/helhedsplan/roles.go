@@ -97,13 +97,17 @@ func serveAPI(ctx context.Context, cfg config.Config, log *slog.Logger, st *stor
 	if wcfg.Log == nil {
 		wcfg.Log = log.With("component", "web")
 	}
+	if wcfg.WebhookBacklogAlert == 0 {
+		wcfg.WebhookBacklogAlert = cfg.WebhookBacklogAlert
+	}
 	wf := api.NewTemporalWorkflowsIn(c, cfg.Temporal.Namespace)
 	w, err := web.New(wcfg, st, service.New(st, wf, log), st.DB().DB)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	acfg := api.Config{RequestTimeout: cfg.UpdateTimeout, Doctor: planDoctor(c, st, log), Web: w}
+	acfg := api.Config{RequestTimeout: cfg.UpdateTimeout, Doctor: planDoctor(c, st, log), Web: w,
+		WebhookBacklogAlert: cfg.WebhookBacklogAlert}
 	e := api.New(acfg, st, wf, log, reg, reg)
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
