@@ -2,6 +2,8 @@ package domain
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 	_ "time/tzdata" // deadlines are Danish local time wherever the worker runs
 )
@@ -96,7 +98,7 @@ func OpenSteps(in *Initiative, plan Plan, calendar *BusinessCalendar) []OpenStep
 	board := func(key, matter, title string, since time.Time, no int) {
 		s := LocalDate(since)
 		waiting := WaitBoardNonVoters
-		if kind := matterKindOf(matter); ChairAlone(in, plan, kind) {
+		if kind := MatterKindOf(matter); ChairAlone(in, plan, kind) {
 			waiting = WaitChair
 		}
 		steps = append(steps, OpenStep{Key: key, Kind: StepBoardDecision, Matter: matter, Title: title, Since: s,
@@ -202,24 +204,14 @@ func Alarms(steps []OpenStep, plan Plan, calendar *BusinessCalendar) []Alarm {
 		out = append(out, Alarm{Key: s.Key + "/escalate", Kind: AlarmEscalation,
 			At: AlarmTime(calendar.AddBusinessDays(s.Deadline, 1)), Step: s})
 	}
-	sortAlarms(out)
-	return out
-}
-
-func sortAlarms(a []Alarm) {
-	// insertion sort: a handful of alarms, and a stable order (time, then key) for determinism
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && alarmLess(a[j], a[j-1]); j-- {
-			a[j], a[j-1] = a[j-1], a[j]
+	// By time, then key: a stable order for the workflow, which must choose the same alarm on every replay.
+	slices.SortFunc(out, func(x, y Alarm) int {
+		if c := x.At.Compare(y.At); c != 0 {
+			return c
 		}
-	}
-}
-
-func alarmLess(x, y Alarm) bool {
-	if !x.At.Equal(y.At) {
-		return x.At.Before(y.At)
-	}
-	return x.Key < y.Key
+		return strings.Compare(x.Key, y.Key)
+	})
+	return out
 }
 
 // Sent reports whether the initiative has sent the alarm.
@@ -232,14 +224,12 @@ func (in *Initiative) Sent(key string) bool {
 	return false
 }
 
-func matterKindOf(key string) MatterKind {
+// MatterKindOf is the kind of the round named by a MatterKey ("" and anything unknown: the proposal).
+func MatterKindOf(key string) MatterKind {
 	for _, k := range MatterKinds {
-		if len(key) > len(k) && key[:len(k)] == string(k) && key[len(k)] == '/' {
+		if strings.HasPrefix(key, string(k)+"/") {
 			return k
 		}
 	}
 	return MatterProposal
 }
-
-// MatterKindOf is the kind of the round named by a MatterKey.
-func MatterKindOf(key string) MatterKind { return matterKindOf(key) }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -311,24 +312,13 @@ func (w *initiative) cancel(ctx workflow.Context, plan domain.Plan, d decision,
 		notify = append(notify, store.NotifyInput{PlanID: w.state.PlanID, InitiativeID: w.state.ID, Seq: seq,
 			Kind: store.NotifyEscalation, Title: clip("Udbetaling trukket tilbage: "+w.state.Proposal.Title, store.MaxNotificationTitle),
 			Body: clip("Indsatsen er annulleret af bestyrelsen. Disse udbetalinger må ikke gennemføres og er fjernet fra "+
-				"listen over udbetalinger: "+joinIDs(withdrawn)+".", store.MaxNotificationBody),
+				"listen over udbetalinger: "+strings.Join(withdrawn, ", ")+".", store.MaxNotificationBody),
 			Audience: store.Audience{Roles: []domain.Role{domain.RoleFinance}}})
 	}
 	in := &store.CancelInput{PlanID: w.state.PlanID, InitiativeID: w.state.ID, DelaftaleID: w.state.Proposal.DelaftaleID,
 		Withdraw: withdraw, Unreserve: back, Transition: tr}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	return w.commit(dctx, store.Step{Cancel: in, Notify: notify}, next)
-}
-
-func joinIDs(ids []string) string {
-	s := ""
-	for i, id := range ids {
-		if i > 0 {
-			s += ", "
-		}
-		s += id
-	}
-	return s
 }
 
 func (w *initiative) declareConflict(ctx workflow.Context, in DeclareConflictInput) (UpdateResult, error) {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -114,7 +115,7 @@ func (w *initiative) applyChange(ctx workflow.Context, from domain.Initiative, c
 	if err != nil {
 		return w.result(), err
 	}
-	reason := "change-" + itoa(c.No)
+	reason := "change-" + strconv.Itoa(c.No)
 	st := store.Step{}
 	if len(c.Reserve) > 0 {
 		st.Reserve = &store.ReserveInput{PlanID: from.PlanID, InitiativeID: from.ID, DelaftaleID: from.Proposal.DelaftaleID,
@@ -163,8 +164,4 @@ func (w *initiative) recordLBF(ctx workflow.Context, in RecordLBFInput) (UpdateR
 				}
 			}, by)
 	})
-}
-
-func itoa(n int) string {
-	return domain.MatterKey(domain.MatterChange, 0, n)[len("change/"):]
 }
