@@ -323,6 +323,10 @@ func (s *server) register(e *echo.Echo, gatherer prometheus.Gatherer) {
 	s.registerInKind(add, read, write)
 	// The finance webhook's delivery state (handlers_delivery.go).
 	s.registerDelivery(add, read)
+	// The annual statement to Landsbyggefonden and its exports (handlers_annual.go).
+	s.registerAnnual(add, read, write)
+	// Returns to collect after close-out (handlers_returns.go).
+	s.registerReturns(add, read, write)
 
 	add(http.MethodGet, pathNotifications, s.listNotifications, read...)
 	add(http.MethodPost, pathNotificationRead, s.markNotificationRead, write...)

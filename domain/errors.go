@@ -24,13 +24,20 @@ const (
 	// CodeCofinancing: the reservation would lower the plan's approved budget's local co-financing share below the
 	// plan's minimum (see CofinancingRefused).
 	CodeCofinancing Code = "cofinancing_below_minimum"
+	// CodeYearCommitmentExceeded: the reservation would plan more of a funding source's money for a year than the
+	// source's commitment for that year.
+	CodeYearCommitmentExceeded Code = "year_commitment_exceeded"
+	// CodeStatementOverdue: new tranche releases are held because the plan's annual statement for an earlier year
+	// is overdue.
+	CodeStatementOverdue Code = "annual_statement_overdue"
 )
 
 // Known reports whether c is one of the codes above.
 func (c Code) Known() bool {
 	switch c {
 	case CodeValidation, CodeWrongPhase, CodeForbidden, CodeUnknownMilestone, CodeInsufficientFunds,
-		CodeAlreadyPaid, CodeNotFound, CodeConflict, CodeFrameExceeded, CodeCofinancing:
+		CodeAlreadyPaid, CodeNotFound, CodeConflict, CodeFrameExceeded, CodeCofinancing,
+		CodeYearCommitmentExceeded, CodeStatementOverdue:
 		return true
 	}
 	return false

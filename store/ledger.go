@@ -421,7 +421,11 @@ func checkReserveRules(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, 
 	if err := tx.GetContext(ctx, &min, qMin, in.PlanID); err != nil {
 		return translate(err, "reserve %s: co-financing minimum", in.InitiativeID)
 	}
-	return domain.CheckCofinancing(min, before, asked, shareAsks)
+	if err := domain.CheckCofinancing(min, before, asked, shareAsks); err != nil {
+		return err
+	}
+	// Each source's commitment per year (store/yearcheck.go).
+	return checkYearCommitments(ctx, tx, in, todo, giveBack)
 }
 
 // Release asks finance to pay one tranche, as a step of its own (see WriteStep and release).
@@ -501,6 +505,10 @@ func release(ctx context.Context, tx *sqlx.Tx, in ReleaseInput) (existed bool, e
 	if existed {
 		return false, fmt.Errorf("release %s: %w: the release event exists but its disbursement does not",
 			in.DisbursementID, ErrDivergence)
+	}
+	// A new release waits while the plan's annual statement for an earlier year is overdue (store/annual.go).
+	if err := checkReleaseHold(ctx, tx, in.PlanID, releasedAt); err != nil {
+		return false, err
 	}
 
 	const qLine = `

@@ -178,6 +178,8 @@ func (w *Web) routes() http.Handler {
 	w.routeStatements(pages)    // statements.go
 	w.routeYears(pages)         // years.go
 	w.routeInKind(pages)        // inkind.go
+	w.routeAnnual(pages)        // annual.go
+	w.routeReturns(pages)       // returns.go
 	pages.HandleFunc("/", w.notFoundHandler)
 
 	cop := http.NewCrossOriginProtection()

@@ -1,0 +1,5 @@
+package web
+
+import "net/http"
+
+func (w *Web) routeReturns(mux *http.ServeMux) {}
