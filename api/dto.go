@@ -127,6 +127,8 @@ type goalResultBody struct {
 type evaluationBody struct {
 	Summary string           `json:"summary" required:"true"`
 	Results []goalResultBody `json:"results" required:"true"`
+	// Spend is the final spend per funding source; absent, everything paid counts as spent.
+	Spend []amountBody `json:"spend"`
 }
 
 type confirmBody struct {
@@ -364,6 +366,9 @@ type budgetLineOut struct {
 	Paid         string  `json:"paid"`
 	AvailableOre *int64  `json:"available_ore"`
 	Available    *string `json:"available"`
+	// ReturnedOre is paid money that came back after close-out; paid_ore is net of it.
+	ReturnedOre int64  `json:"returned_ore"`
+	Returned    string `json:"returned"`
 }
 
 func optMoney(m *domain.Money) (*int64, *string) {
@@ -379,6 +384,7 @@ func budgetLineToOut(l store.BudgetLine) budgetLineOut {
 		ReservedOre: int64(l.ReservedØre), Reserved: l.ReservedØre.String(),
 		ReleasedOre: int64(l.ReleasedØre), Released: l.ReleasedØre.String(),
 		PaidOre: int64(l.PaidØre), Paid: l.PaidØre.String(),
+		ReturnedOre: int64(l.ReturnedØre), Returned: l.ReturnedØre.String(),
 	}
 	out.CommittedOre, out.Committed = optMoney(l.CommittedØre)
 	out.AvailableOre, out.Available = optMoney(l.AvailableØre)
@@ -578,6 +584,39 @@ type evaluationOut struct {
 	AcceptedBy  *actorOut       `json:"accepted_by,omitempty"`
 	AcceptedAt  *time.Time      `json:"accepted_at,omitempty"`
 	Comment     string          `json:"comment,omitempty"`
+	// Spend is the final spend per funding source as stated (absent: everything paid counted as spent).
+	Spend []amountOut `json:"spend,omitempty"`
+}
+
+// closeoutLineOut is one funding source's settlement at close-out.
+type closeoutLineOut struct {
+	SourceID      string `json:"source_id"`
+	PaidOre       int64  `json:"paid_ore"`
+	SpentOre      int64  `json:"spent_ore"`
+	ReturnOre     int64  `json:"return_ore"`
+	UnreservedOre int64  `json:"unreserved_ore"`
+}
+
+// closeoutOut is the settlement of a completed initiative's money.
+type closeoutOut struct {
+	Lines     []closeoutLineOut `json:"lines"`
+	At        time.Time         `json:"at"`
+	ReturnOre int64             `json:"return_ore"`
+	Return    string            `json:"return"`
+}
+
+func closeoutToOut(c *domain.Closeout) *closeoutOut {
+	if c == nil {
+		return nil
+	}
+	out := &closeoutOut{Lines: make([]closeoutLineOut, len(c.Lines)), At: c.At}
+	for i, l := range c.Lines {
+		out.Lines[i] = closeoutLineOut{SourceID: l.SourceID, PaidOre: int64(l.PaidØre), SpentOre: int64(l.SpentØre),
+			ReturnOre: int64(l.ReturnØre), UnreservedOre: int64(l.UnreservedØre)}
+	}
+	t := c.ReturnTotal()
+	out.ReturnOre, out.Return = int64(t), t.String()
+	return out
 }
 
 // lbfOut is Landsbyggefonden's answer to a strategic change, as the secretariat recorded it.
@@ -665,19 +704,22 @@ func versionsOut(in []domain.ApprovedVersion) []versionOut {
 }
 
 type initiativeOut struct {
-	ID              string         `json:"id"`
-	PlanID          string         `json:"plan_id"`
-	Phase           string         `json:"phase"`
-	PhaseName       string         `json:"phase_name"`
-	Version         int64          `json:"version"`
-	Revision        int            `json:"revision"`
-	Proposer        actorOut       `json:"proposer"`
-	Proposal        proposalOut    `json:"proposal"`
-	Ballots         []ballotOut    `json:"ballots"`
-	Decisions       []decisionOut  `json:"decisions"`
-	Milestones      []milestoneOut `json:"milestones"`
-	Evaluation      *evaluationOut `json:"evaluation,omitempty"`
-	WithdrawnReason string         `json:"withdrawn_reason,omitempty"`
+	ID         string         `json:"id"`
+	PlanID     string         `json:"plan_id"`
+	Phase      string         `json:"phase"`
+	PhaseName  string         `json:"phase_name"`
+	Version    int64          `json:"version"`
+	Revision   int            `json:"revision"`
+	Proposer   actorOut       `json:"proposer"`
+	Proposal   proposalOut    `json:"proposal"`
+	Ballots    []ballotOut    `json:"ballots"`
+	Decisions  []decisionOut  `json:"decisions"`
+	Milestones []milestoneOut `json:"milestones"`
+	Evaluation *evaluationOut `json:"evaluation,omitempty"`
+	// Closeout is the settlement of a completed initiative's money (absent before completion, and on initiatives
+	// completed before close-out existed).
+	Closeout        *closeoutOut `json:"closeout,omitempty"`
+	WithdrawnReason string       `json:"withdrawn_reason,omitempty"`
 	// The board's business: the open rounds with every member's standing, conflicts of interest, the (latest)
 	// cancellation, evaluations sent back, reminders and escalations sent, and the open steps with deadlines.
 	OpenRounds          []roundOut       `json:"open_rounds"`
@@ -764,11 +806,15 @@ func initiativeToOut(in domain.Initiative, plan domain.Plan, today domain.Date) 
 		eo := &evaluationOut{Summary: ev.Summary, Results: make([]goalResultOut, len(ev.Results)),
 			SubmittedBy: actorToOut(ev.SubmittedBy), SubmittedAt: ev.SubmittedAt,
 			AcceptedBy: actorPtrOut(ev.AcceptedBy), AcceptedAt: ev.AcceptedAt, Comment: ev.Comment}
+		if len(ev.Spend) > 0 {
+			eo.Spend = amountsOut(ev.Spend)
+		}
 		for i, r := range ev.Results {
 			eo.Results[i] = goalResultOut{GoalID: r.GoalID, Achieved: r.Achieved, Result: r.Result}
 		}
 		out.Evaluation = eo
 	}
+	out.Closeout = closeoutToOut(in.Closeout)
 	boardToOut(&out, in, plan, today)
 	return out
 }

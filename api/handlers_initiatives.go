@@ -248,7 +248,11 @@ func (s *server) submitEvaluation(c echo.Context) error {
 	for i, r := range b.Results {
 		results[i] = domain.GoalResult{GoalID: r.GoalID, Achieved: r.Achieved, Result: r.Result}
 	}
-	in, err := s.svc.SubmitEvaluation(c.Request().Context(), t, b.Summary, results, idem(c))
+	var spend []domain.SourceAmount
+	if len(b.Spend) > 0 {
+		spend = amountsToDomain(b.Spend)
+	}
+	in, err := s.svc.SubmitEvaluation(c.Request().Context(), t, b.Summary, results, spend, idem(c))
 	return s.answer(c, in, err)
 }
 

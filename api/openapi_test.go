@@ -242,6 +242,9 @@ func TestOpenAPIRequiredMatchesRequestTypes(t *testing.T) {
 		{"ConfirmRequest", schema("ConfirmRequest"), reflect.TypeFor[confirmBody]()},
 		{"InKindRequest", schema("InKindRequest"), reflect.TypeFor[inKindBody]()},
 		{"InKindRejectRequest", schema("InKindRejectRequest"), reflect.TypeFor[inKindRejectBody]()},
+		{"AnnualDeclarationRequest", schema("AnnualDeclarationRequest"), reflect.TypeFor[annualDeclarationBody]()},
+		{"AnnualFilingRequest", schema("AnnualFilingRequest"), reflect.TypeFor[annualFilingBody]()},
+		{"AnnualSettingsRequest", schema("AnnualSettingsRequest"), reflect.TypeFor[annualSettingsBody]()},
 	}
 	for _, tt := range tests {
 		if tt.schema == nil {

@@ -123,13 +123,15 @@ func TestBudget(t *testing.T) {
 	rec := h.do(http.MethodGet, "/api/v1/plans/"+planViborg+"/budget", tokPeter, "")
 	wantStatus(t, rec, http.StatusOK)
 	line := `"committed_ore": 1370900000, "committed": "13.709.000,00 kr.", "reserved_ore": 10000000, "reserved": "100.000,00 kr.",
-	  "released_ore": 0, "released": "0,00 kr.", "paid_ore": 0, "paid": "0,00 kr.", "available_ore": 1360900000, "available": "13.609.000,00 kr."`
+	  "released_ore": 0, "released": "0,00 kr.", "paid_ore": 0, "paid": "0,00 kr.", "available_ore": 1360900000, "available": "13.609.000,00 kr.",
+	  "returned_ore": 0, "returned": "0,00 kr."`
 	assertJSON(t, rec.Body.Bytes(), `{"plan_id": "viborg-2021-2025", "total": {`+line+`},
 	  "sources": [{"source_id": "lbf", "name": "Landsbyggefonden", "local": false, `+line+`,
 	    "inkind_confirmed_ore": 0, "inkind_confirmed": "0,00 kr."},
 	    {"source_id": "viborg-kommune", "name": "Viborg Kommune", "local": true, "committed_ore": null, "committed": null,
 	    "reserved_ore": 0, "reserved": "0,00 kr.", "released_ore": 0, "released": "0,00 kr.", "paid_ore": 5000000, "paid": "50.000,00 kr.",
-	    "available_ore": null, "available": null, "inkind_confirmed_ore": 0, "inkind_confirmed": "0,00 kr."}],
+	    "available_ore": null, "available": null, "returned_ore": 0, "returned": "0,00 kr.",
+	    "inkind_confirmed_ore": 0, "inkind_confirmed": "0,00 kr."}],
 	  "cofinancing": {"approved_ore": 15000000, "local_ore": 5000000, "share_permille": 333, "share": "33,3 %",
 	    "minimum_permille": 250, "minimum": "25,0 %", "below_minimum": false, "pending_proposals": [
 	      {"initiative_id": "p1", "title": "Jobcafé", "budget_ore": 10000000, "local_ore": 0, "share_after_permille": 200,
@@ -138,7 +140,7 @@ func TestBudget(t *testing.T) {
 	       "share_after": "37,5 %", "refused": false}]},
 	  "delaftaler": [{"delaftale_id": "beskaeftigelse", "name": "Beskæftigelse", "committed_ore": null, "committed": null,
 	    "reserved_ore": 0, "reserved": "0,00 kr.", "released_ore": 0, "released": "0,00 kr.", "paid_ore": 12345, "paid": "123,45 kr.",
-	    "available_ore": null, "available": null}]}`)
+	    "available_ore": null, "available": null, "returned_ore": 0, "returned": "0,00 kr."}]}`)
 }
 
 func TestProbes(t *testing.T) {

@@ -64,7 +64,7 @@ func TestChecksRefuseBadText(t *testing.T) {
 	}
 	results := func(summary, result string) error {
 		return domain.CheckSubmitEvaluation(evaluating(), mette, summary,
-			[]domain.GoalResult{{GoalID: "g1", Achieved: true, Result: result}})
+			[]domain.GoalResult{{GoalID: "g1", Achieved: true, Result: result}}, nil)
 	}
 	inputs := []input{
 		{"propose_title", "title", propose(func(p *domain.Proposal, s string) { p.Title = s })},
@@ -200,16 +200,16 @@ func TestCheckSubmitEvaluationResults(t *testing.T) {
 		err  error
 		want outcome
 	}{
-		{"20_results_accepted", domain.CheckSubmitEvaluation(withGoals(20), mette, "Resumé", results(20)), outcome{}},
-		{"21_results_refused", domain.CheckSubmitEvaluation(withGoals(20), mette, "Resumé", results(21)), invalid("results", "too_many")},
+		{"20_results_accepted", domain.CheckSubmitEvaluation(withGoals(20), mette, "Resumé", results(20), nil), outcome{}},
+		{"21_results_refused", domain.CheckSubmitEvaluation(withGoals(20), mette, "Resumé", results(21), nil), invalid("results", "too_many")},
 		{"result_at_limit_accepted", domain.CheckSubmitEvaluation(withGoals(1), mette, "Resumé",
-			[]domain.GoalResult{{GoalID: "g1", Result: strings.Repeat("æ", domain.MaxSummaryLen)}}), outcome{}},
+			[]domain.GoalResult{{GoalID: "g1", Result: strings.Repeat("æ", domain.MaxSummaryLen)}}, nil), outcome{}},
 		{"result_20001_chars_refused", domain.CheckSubmitEvaluation(withGoals(1), mette, "Resumé",
-			[]domain.GoalResult{{GoalID: "g1", Result: strings.Repeat("æ", 20_001)}}), invalid("results[0].result", "too_long")},
+			[]domain.GoalResult{{GoalID: "g1", Result: strings.Repeat("æ", 20_001)}}, nil), invalid("results[0].result", "too_long")},
 		{"summary_20001_chars_refused", domain.CheckSubmitEvaluation(withGoals(1), mette, strings.Repeat("æ", 20_001),
-			results(1)), invalid("summary", "too_long")},
+			results(1), nil), invalid("summary", "too_long")},
 		{"unknown_goal_with_nul_refused", domain.CheckSubmitEvaluation(withGoals(1), mette, "Resumé",
-			append(results(1), domain.GoalResult{GoalID: "g1\x00", Result: "Nået"})), invalid("results[1].goal_id", "unknown")},
+			append(results(1), domain.GoalResult{GoalID: "g1\x00", Result: "Nået"}), nil), invalid("results[1].goal_id", "unknown")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

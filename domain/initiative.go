@@ -263,6 +263,8 @@ type Evaluation struct {
 	AcceptedBy  *Actor       `json:"accepted_by,omitempty"`
 	AcceptedAt  *time.Time   `json:"accepted_at,omitempty"`
 	Comment     string       `json:"comment,omitempty"`
+	// Spend is the final spend per funding source (see closeout.go); absent, everything paid counts as spent.
+	Spend []SourceAmount `json:"spend,omitempty"`
 }
 
 // Initiative is the whole state of one initiative: what the workflow holds and what the read model stores.
@@ -288,6 +290,9 @@ type Initiative struct {
 	// Changes are the change requests, oldest first; Versions the approved versions of budget and milestones.
 	Changes  []Change          `json:"changes,omitempty"`
 	Versions []ApprovedVersion `json:"versions,omitempty"`
+	// Closeout is the settlement of a completed initiative's money (closeout.go); absent on initiatives completed
+	// before close-out existed.
+	Closeout *Closeout `json:"closeout,omitempty"`
 	// Alerts are the reminders and escalations sent, oldest first.
 	Alerts []Alert `json:"alerts,omitempty"`
 	// RevisionAt is when the current revision was submitted: the board's deadline counts from it. Zero in

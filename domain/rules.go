@@ -470,7 +470,7 @@ func CheckAcceptMilestone(in *Initiative, a Actor, no int, comment string) error
 }
 
 // CheckSubmitEvaluation says whether the operational group may submit this evaluation.
-func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []GoalResult) error {
+func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []GoalResult, spend []SourceAmount) error {
 	if err := requireRole(a, RoleOperationalGroup, "indsende en evaluering"); err != nil {
 		return err
 	}
@@ -505,6 +505,11 @@ func CheckSubmitEvaluation(in *Initiative, a Actor, summary string, results []Go
 		if !got[g.ID] {
 			ps.add("results", "goal_missing", "Målet %q (%s) mangler en evaluering.", g.ID, g.Description)
 		}
+	}
+	if len(spend) > MaxResults {
+		ps.add("spend", "too_many", "Der kan højst angives forbrug fra %d kilder.", MaxResults)
+	} else {
+		checkSpend(&ps, in, spend)
 	}
 	return ps.err("Evalueringen kan ikke modtages.")
 }

@@ -244,6 +244,20 @@ func TestEveryPathReplaysWithTheCurrentCode(t *testing.T) {
 			mustPhase(t, "cancelled", "cancelled")(in, err)
 			return in.ID
 		}},
+		// Since close-out (issue 8): the evaluation states the final spend, and its acceptance settles the money.
+		{name: "v3_closed_out_with_return", drive: func(t *testing.T, e *env) string {
+			ctx := context.Background()
+			in := propose(t, e, lifecycle.Sample("Afsluttes med tilbagebetaling", 2, 5_000_000, 2_000_000))
+			in, err := e.driver.Act(ctx, in.ID, "/decision", "/decision", e.driver.Tokens.Board, map[string]string{"outcome": "approve"})
+			mustPhase(t, "approve", "funding")(in, err)
+			in, err = e.driver.FinishSpending(ctx, in, 1000, []lifecycle.Amount{{SourceID: "lbf", AmountOre: 9_000_000},
+				{SourceID: "viborg-kommune", AmountOre: 4_000_000}})
+			mustPhase(t, "completed", "completed")(in, err)
+			if in.Closeout == nil || in.Closeout.ReturnOre != 1_000_000 {
+				t.Fatalf("close-out %+v, want 10.000 kr. back", in.Closeout)
+			}
+			return in.ID
+		}},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {

@@ -393,8 +393,20 @@ func (d camtTxDetails) amount() *camtAmount {
 // BuildCamt053ForTest is a bank simulation for tests (the end-to-end "out as pain.001, back as camt.053" loop and
 // demos): it books every CdtTrfTxInf of the pain.001 document as a DBIT entry of a camt.053.001.02 statement of
 // the debtor's account, with the transfer's EndToEndId and amount, booked on bookingDate, and the bank reference
-// "<bankRefPrefix>-<n>" (n from 1 in file order). It is not part of the payment flow: no production code calls it.
+// "<bankRefPrefix>-<n>" (n from 1 in file order). The statement opens with the file's total as its booked balance
+// and closes at zero, so it has the balances the schema requires. It is not part of the payment flow: no
+// production code calls it.
 func BuildCamt053ForTest(pain001 []byte, bookingDate domain.Date, bankRefPrefix string) ([]byte, error) {
+	return buildCamt053(pain001, bookingDate, bankRefPrefix, false)
+}
+
+// BuildCamt053V08ForTest is BuildCamt053ForTest writing camt.053.001.08 instead (the status as Sts/Cd, the
+// creditor as RltdPties/Cdtr/Pty/Nm), the version newer Danish banks send.
+func BuildCamt053V08ForTest(pain001 []byte, bookingDate domain.Date, bankRefPrefix string) ([]byte, error) {
+	return buildCamt053(pain001, bookingDate, bankRefPrefix, true)
+}
+
+func buildCamt053(pain001 []byte, bookingDate domain.Date, bankRefPrefix string, v08 bool) ([]byte, error) {
 	var in struct {
 		MsgID  string `xml:"CstmrCdtTrfInitn>GrpHdr>MsgId"`
 		PmtInf []struct {
@@ -409,8 +421,22 @@ func BuildCamt053ForTest(pain001 []byte, bookingDate domain.Date, bankRefPrefix 
 	if err := xml.Unmarshal(pain001, &in); err != nil {
 		return nil, fmt.Errorf("payfile: read pain.001: %w", err)
 	}
-	if len(in.PmtInf) == 0 {
+	if len(in.PmtInf) == 0 || len(in.PmtInf[0].Tx) == 0 {
 		return nil, fmt.Errorf("payfile: the pain.001 document has no payments")
+	}
+	var total domain.Money
+	ccy := in.PmtInf[0].Tx[0].Amt.Ccy
+	for _, pi := range in.PmtInf {
+		for _, tx := range pi.Tx {
+			m, c, err := tx.Amt.parse()
+			if err != nil {
+				return nil, fmt.Errorf("payfile: pain.001 amount of %s: %w", tx.EndToEndID, err)
+			}
+			if c != ccy {
+				return nil, fmt.Errorf("payfile: the pain.001 document mixes %s and %s", ccy, c)
+			}
+			total += m
+		}
 	}
 	var b strings.Builder
 	esc := func(s string) string {
@@ -418,24 +444,34 @@ func BuildCamt053ForTest(pain001 []byte, bookingDate domain.Date, bankRefPrefix 
 		_ = xml.EscapeText(&w, []byte(s))
 		return w.String()
 	}
+	ns, status, creditor := "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02", "BOOK", "<Nm>%s</Nm>"
+	if v08 {
+		ns, status, creditor = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08", "<Cd>BOOK</Cd>", "<Pty><Nm>%s</Nm></Pty>"
+	}
 	date := bookingDate.String()
+	balance := func(code string, amount domain.Money) {
+		fmt.Fprintf(&b, `<Bal><Tp><CdOrPrtry><Cd>%s</Cd></CdOrPrtry></Tp><Amt Ccy="%s">%s</Amt><CdtDbtInd>CRDT</CdtDbtInd>`+
+			`<Dt><Dt>%s</Dt></Dt></Bal>`, code, esc(ccy), Amount(amount), date)
+	}
 	b.WriteString(xml.Header)
-	b.WriteString(`<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>`)
+	fmt.Fprintf(&b, `<Document xmlns="%s"><BkToCstmrStmt>`, ns)
 	fmt.Fprintf(&b, `<GrpHdr><MsgId>STMT-%s</MsgId><CreDtTm>%sT18:00:00</CreDtTm></GrpHdr>`, esc(in.MsgID), date)
 	fmt.Fprintf(&b, `<Stmt><Id>STMT-%s</Id><CreDtTm>%sT18:00:00</CreDtTm><Acct><Id><IBAN>%s</IBAN></Id></Acct>`,
 		esc(in.MsgID), date, esc(in.PmtInf[0].DebtorIBAN))
+	balance("OPBD", total)
+	balance("CLBD", 0)
 	n := 0
 	for _, pi := range in.PmtInf {
 		for _, tx := range pi.Tx {
 			n++
 			ref := fmt.Sprintf("%s-%d", bankRefPrefix, n)
-			fmt.Fprintf(&b, `<Ntry><Amt Ccy="%s">%s</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>`+
+			fmt.Fprintf(&b, `<Ntry><Amt Ccy="%s">%s</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>%s</Sts>`+
 				`<BookgDt><Dt>%s</Dt></BookgDt><ValDt><Dt>%s</Dt></ValDt><AcctSvcrRef>%s</AcctSvcrRef>`+
 				`<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly></Domn></BkTxCd>`+
 				`<NtryDtls><TxDtls><Refs><AcctSvcrRef>%s</AcctSvcrRef><EndToEndId>%s</EndToEndId></Refs>`+
 				`<AmtDtls><TxAmt><Amt Ccy="%s">%s</Amt></TxAmt></AmtDtls>`+
-				`<RltdPties><Cdtr><Nm>%s</Nm></Cdtr></RltdPties></TxDtls></NtryDtls></Ntry>`,
-				esc(tx.Amt.Ccy), esc(tx.Amt.Value), date, date, esc(ref), esc(ref), esc(tx.EndToEndID),
+				`<RltdPties><Cdtr>`+creditor+`</Cdtr></RltdPties></TxDtls></NtryDtls></Ntry>`,
+				esc(tx.Amt.Ccy), esc(tx.Amt.Value), status, date, date, esc(ref), esc(ref), esc(tx.EndToEndID),
 				esc(tx.Amt.Ccy), esc(tx.Amt.Value), esc(tx.Creditor))
 		}
 	}

@@ -1,6 +1,7 @@
 // Package payfile writes the files finance pays from: an ISO 20022 pain.001.001.09 customer credit transfer
-// initiation for the bank, and the pending disbursements as CSV and XLSX for spreadsheets. It is pure: the service
-// collects the payments (with their recipients, references and execution dates) and hands them here.
+// initiation for the bank, the pending disbursements as CSV and XLSX for spreadsheets, and the budget by source ×
+// delaftale × year as XLSX (budget.go). It is pure: the service collects the payments (with their recipients,
+// references and execution dates) and hands them here.
 package payfile
 
 import (
@@ -52,7 +53,7 @@ func Pain001(m Message) ([]byte, error) {
 	if len(m.Payments) == 0 {
 		return nil, fmt.Errorf("payfile: no payments")
 	}
-	if m.Debtor.IBAN == "" || m.Debtor.Name == "" {
+	if m.Debtor.IBAN == "" || cut(m.Debtor.Name, 140) == "" {
 		return nil, fmt.Errorf("payfile: the debtor needs a name and an IBAN")
 	}
 	byDate := map[string][]Payment{}
@@ -65,6 +66,10 @@ func Pain001(m Message) ([]byte, error) {
 		}
 		if p.ExecutionDate.IsZero() || p.CreditorIBAN == "" {
 			return nil, fmt.Errorf("payfile: payment %s has no execution date or creditor account", p.DisbursementID)
+		}
+		// Cdtr/Nm is a Max140Text: an empty name is not valid, and a bank needs the recipient's name anyway.
+		if cut(p.CreditorName, 140) == "" {
+			return nil, fmt.Errorf("payfile: payment %s has no creditor name", p.DisbursementID)
 		}
 		byDate[p.ExecutionDate.String()] = append(byDate[p.ExecutionDate.String()], p)
 	}
@@ -169,8 +174,10 @@ type groupHeader struct {
 	InitgPty party  `xml:"InitgPty"`
 }
 
+// party is a PartyIdentification; its name is left out when empty (an empty Nm is not a Max140Text). Pain001
+// refuses a debtor or creditor without a name, so only the initiating party can be without one.
 type party struct {
-	Nm string `xml:"Nm"`
+	Nm string `xml:"Nm,omitempty"`
 }
 
 type paymentInfo struct {

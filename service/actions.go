@@ -271,12 +271,15 @@ func (s *Service) ReturnMilestone(ctx context.Context, t *Target, no int, commen
 	return s.vote(ctx, t, Vote{Matter: domain.MatterMilestone, No: no, Outcome: domain.OutcomeRequestChanges, Comment: comment}, k)
 }
 
-// SubmitEvaluation submits the evaluation against each goal.
-func (s *Service) SubmitEvaluation(ctx context.Context, t *Target, summary string, results []domain.GoalResult, k Idem) (domain.Initiative, error) {
+// SubmitEvaluation submits the evaluation against each goal, with the final spend per funding source (nil:
+// everything paid counts as spent; see domain.Closeout).
+func (s *Service) SubmitEvaluation(ctx context.Context, t *Target, summary string, results []domain.GoalResult,
+	spend []domain.SourceAmount, k Idem) (domain.Initiative, error) {
 	if err := t.is(ActSubmitEvaluation); err != nil {
 		return domain.Initiative{}, err
 	}
-	return s.update(ctx, t, workflows.SubmitEvaluationInput{Actor: t.actor(), Summary: summary, Results: results}, k)
+	return s.update(ctx, t, workflows.SubmitEvaluationInput{Actor: t.actor(), Summary: summary, Results: results,
+		Spend: spend}, k)
 }
 
 // AcceptEvaluation is the board member's vote to accept the evaluation; once the board has accepted it, the

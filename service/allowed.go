@@ -71,7 +71,7 @@ func Allowed(p store.Principal, in domain.Initiative, plan domain.Plan) []Action
 		no := cur.No
 		offer(Action{Kind: ActReportMilestone, Milestone: no}, func() error { return domain.CheckReport(&in, a, no, "", 0) })
 	}
-	offer(Action{Kind: ActSubmitEvaluation}, func() error { return domain.CheckSubmitEvaluation(&in, a, "", nil) })
+	offer(Action{Kind: ActSubmitEvaluation}, func() error { return domain.CheckSubmitEvaluation(&in, a, "", nil, nil) })
 	for _, m := range in.Milestones {
 		if m.DisbursementID == "" || m.TrancheStatus != domain.TrancheReleased {
 			continue

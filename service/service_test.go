@@ -286,7 +286,7 @@ func TestActions_updateIDAndRecordedInitiative(t *testing.T) {
 				Votes: []workflows.MeetingVote{{MemberID: "bs-hanne", Outcome: domain.OutcomeApprove}}, Comment: "Referat"}},
 		{"submit_evaluation", jonas, ActSubmitEvaluation, workflows.UpdateSubmitEvaluation,
 			func(s *Service, tg *Target) (domain.Initiative, error) {
-				return s.SubmitEvaluation(ctx, tg, "Nået", []domain.GoalResult{{GoalID: "g1", Achieved: true, Result: "41"}}, k)
+				return s.SubmitEvaluation(ctx, tg, "Nået", []domain.GoalResult{{GoalID: "g1", Achieved: true, Result: "41"}}, nil, k)
 			},
 			workflows.SubmitEvaluationInput{Actor: domain.Actor{UserID: jonas.UserID, Name: jonas.Name, Role: domain.RoleOperationalGroup},
 				Summary: "Nået", Results: []domain.GoalResult{{GoalID: "g1", Achieved: true, Result: "41"}}}},

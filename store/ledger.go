@@ -70,6 +70,9 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 	if in := st.Cancel; in != nil {
 		parts = append(parts, part{in.Transition, func(tx *sqlx.Tx) (bool, error) { return cancel(ctx, tx, *in) }})
 	}
+	if in := st.Closeout; in != nil {
+		parts = append(parts, part{in.Transition, func(tx *sqlx.Tx) (bool, error) { return closeout(ctx, tx, *in) }})
+	}
 	slices.SortFunc(parts, func(a, b part) int { return cmpInt(a.tr.Event.Seq, b.tr.Event.Seq) })
 	if in := st.Reserve; in != nil {
 		// A change that asks for more from one source and less from another gives the rest back in the same step:
@@ -340,6 +343,7 @@ func checkReserveRules(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, 
 		SELECT s.id, s.local,
 		       COALESCE(sum(CASE l.kind WHEN 'reserve' THEN l.amount_ore
 		                                WHEN 'unreserve' THEN -l.amount_ore
+		                                WHEN 'refund' THEN -l.amount_ore
 		                                ELSE 0 END), 0)::bigint AS approved_ore
 		FROM funding_sources s
 		LEFT JOIN ledger_entries l ON l.plan_id = s.plan_id AND l.source_id = s.id
@@ -399,7 +403,7 @@ func checkReserveRules(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, 
 		const qDel = `
 			SELECT COALESCE(sum(CASE kind WHEN 'reserve' THEN amount_ore ELSE -amount_ore END), 0)::bigint
 			FROM ledger_entries
-			WHERE plan_id = $1 AND delaftale_id = $2 AND kind IN ('reserve', 'unreserve')`
+			WHERE plan_id = $1 AND delaftale_id = $2 AND kind IN ('reserve', 'unreserve', 'refund')`
 		var reserved int64
 		if err := tx.GetContext(ctx, &reserved, qDel, in.PlanID, in.DelaftaleID); err != nil {
 			return translate(err, "reserve %s: reserved on delaftale %s", in.InitiativeID, in.DelaftaleID)
@@ -666,6 +670,7 @@ func available(ctx context.Context, q sqlx.QueryerContext, planID string) (map[s
 		SELECT s.id,
 		       s.committed_ore - COALESCE(sum(CASE l.kind WHEN 'reserve' THEN l.amount_ore
 		                                                  WHEN 'unreserve' THEN -l.amount_ore
+		                                                  WHEN 'refund' THEN -l.amount_ore
 		                                                  ELSE 0 END), 0)::bigint AS available_ore
 		FROM funding_sources s
 		LEFT JOIN ledger_entries l ON l.plan_id = s.plan_id AND l.source_id = s.id
@@ -695,7 +700,8 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 			SELECT s.id, s.name, s.local, s.committed_ore,
 			       COALESCE(l.reserve_ore, 0) AS reserve_ore, COALESCE(l.unreserve_ore, 0) AS unreserve_ore,
 			       COALESCE(l.release_ore, 0) AS release_ore, COALESCE(l.pay_ore, 0) AS pay_ore,
-			       COALESCE(l.withdraw_ore, 0) AS withdraw_ore
+			       COALESCE(l.withdraw_ore, 0) AS withdraw_ore,
+			       COALESCE(l.refund_ore, 0) AS refund_ore
 			FROM funding_sources s
 			LEFT JOIN (
 				SELECT source_id,
@@ -703,7 +709,8 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 				       sum(amount_ore) FILTER (WHERE kind = 'unreserve')::bigint AS unreserve_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'release')::bigint   AS release_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'pay')::bigint       AS pay_ore,
-				       sum(amount_ore) FILTER (WHERE kind = 'withdraw')::bigint  AS withdraw_ore
+				       sum(amount_ore) FILTER (WHERE kind = 'withdraw')::bigint  AS withdraw_ore,
+				       sum(amount_ore) FILTER (WHERE kind = 'refund')::bigint    AS refund_ore
 				FROM ledger_entries
 				WHERE plan_id = $1
 				GROUP BY source_id
@@ -739,7 +746,8 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 			SELECT d.id, d.name, d.budget_frame_ore,
 			       COALESCE(l.reserve_ore, 0) AS reserve_ore, COALESCE(l.unreserve_ore, 0) AS unreserve_ore,
 			       COALESCE(l.release_ore, 0) AS release_ore, COALESCE(l.pay_ore, 0) AS pay_ore,
-			       COALESCE(l.withdraw_ore, 0) AS withdraw_ore
+			       COALESCE(l.withdraw_ore, 0) AS withdraw_ore,
+			       COALESCE(l.refund_ore, 0) AS refund_ore
 			FROM delaftaler d
 			LEFT JOIN (
 				SELECT delaftale_id,
@@ -747,7 +755,8 @@ func (s *Store) Budget(ctx context.Context, planID string) (Budget, error) {
 				       sum(amount_ore) FILTER (WHERE kind = 'unreserve')::bigint AS unreserve_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'release')::bigint   AS release_ore,
 				       sum(amount_ore) FILTER (WHERE kind = 'pay')::bigint       AS pay_ore,
-				       sum(amount_ore) FILTER (WHERE kind = 'withdraw')::bigint  AS withdraw_ore
+				       sum(amount_ore) FILTER (WHERE kind = 'withdraw')::bigint  AS withdraw_ore,
+				       sum(amount_ore) FILTER (WHERE kind = 'refund')::bigint    AS refund_ore
 				FROM ledger_entries
 				WHERE plan_id = $1
 				GROUP BY delaftale_id
@@ -789,6 +798,7 @@ type sums struct {
 	Release   int64 `db:"release_ore"`
 	Pay       int64 `db:"pay_ore"`
 	Withdraw  int64 `db:"withdraw_ore"`
+	Refund    int64 `db:"refund_ore"`
 }
 
 func (s *sums) add(o sums) {
@@ -797,17 +807,20 @@ func (s *sums) add(o sums) {
 	s.Release += o.Release
 	s.Pay += o.Pay
 	s.Withdraw += o.Withdraw
+	s.Refund += o.Refund
 }
 
 // line turns ledger totals into money per state. A release moves money out of reserved, a payment out of
-// released, a withdrawal from released back to reserved, so each amount is counted in exactly one state. Without
+// released, a withdrawal from released back to reserved, a refund (a return received after close-out) out of paid
+// and back to available, so each amount is counted in exactly one state. Without
 // committed there is nothing to be available of.
 func (s sums) line(committed *domain.Money) BudgetLine {
 	l := BudgetLine{
 		CommittedØre: committed,
 		ReservedØre:  domain.Money(s.Reserve - s.Unreserve - s.Release + s.Withdraw),
 		ReleasedØre:  domain.Money(s.Release - s.Withdraw - s.Pay),
-		PaidØre:      domain.Money(s.Pay),
+		PaidØre:      domain.Money(s.Pay - s.Refund),
+		ReturnedØre:  domain.Money(s.Refund),
 	}
 	if committed != nil {
 		a := *committed - l.ReservedØre - l.ReleasedØre - l.PaidØre

@@ -61,6 +61,8 @@ type Step struct {
 	Cancel *CancelInput `json:"cancel,omitempty"`
 	// Unreserve gives reserved money back in the same transaction (a change that asks for less).
 	Unreserve *UnreserveInput `json:"unreserve,omitempty"`
+	// Closeout settles a completed initiative's money with the transition that completes it (store/closeout.go).
+	Closeout *CloseoutInput `json:"closeout,omitempty"`
 	// Notify are the notifications the step's events send (reminders, escalations, a withdrawn payment ...).
 	// Each names the event (by seq) it belongs to and is stored once per recipient, in the same transaction; the
 	// e-mail for each goes out through the outbox.
@@ -171,8 +173,10 @@ type BudgetLine struct {
 	CommittedØre *domain.Money `json:"committed_ore"`
 	ReservedØre  domain.Money  `json:"reserved_ore"` // approved, not yet released
 	ReleasedØre  domain.Money  `json:"released_ore"` // released to finance, not yet paid
-	PaidØre      domain.Money  `json:"paid_ore"`
+	PaidØre      domain.Money  `json:"paid_ore"`     // paid out and kept: payments minus returns received
 	AvailableØre *domain.Money `json:"available_ore"`
+	// ReturnedØre is paid money that came back after close-out (returns received); it is available again.
+	ReturnedØre domain.Money `json:"returned_ore"`
 }
 
 // SourceBudget is the budget of one funding source.

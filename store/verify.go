@@ -60,6 +60,11 @@ const (
 	// plus unreserved, nothing is released and unpaid, nothing is reserved and unreleased, and none of its
 	// disbursements is still pending.
 	RuleCancelledSettled = "cancelled_settled"
+	// RuleCompletedSettled: a completed initiative that was closed out (domain.Closeout) is settled to the øre:
+	// its close-out lines are the ones its snapshot shows, each source's paid equals its pay entries, nothing is
+	// released and unpaid, each line's return is a receivable of exactly that amount (none when zero), and a
+	// refund entry exists for exactly the returns received.
+	RuleCompletedSettled = "completed_settled"
 	// RuleTrancheReleases: per initiative, milestone and source, the releases minus the withdrawals equal the
 	// tranche of a milestone the read model shows as released or paid, and nothing else is released (a withdrawn
 	// tranche was released and taken back: it nets to zero).
@@ -75,7 +80,7 @@ const (
 var ledgerRules = []string{RuleAmountBounds, RuleSumRange, RuleReservedWithinCommitted, RulePaidWithinReleased,
 	RuleWithdrawnWithinUnpaid, RuleReleasedWithinReserved, RuleDisbursementTotal, RuleReleaseEntry, RulePayEntry,
 	RuleWithdrawEntry, RulePlanReference, RuleEntryKey, RuleReservationBudget, RuleCancelledSettled,
-	RuleTrancheReleases, RuleTranchePayments, RuleEventLog}
+	RuleCompletedSettled, RuleTrancheReleases, RuleTranchePayments, RuleEventLog}
 
 // LedgerRules lists the rules VerifyLedger checks, in the order it reports violations.
 func LedgerRules() []string { return slices.Clone(ledgerRules) }
@@ -177,6 +182,7 @@ func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 		{"entry keys", verifyEntryKeys},
 		{"reservations", verifyReservations},
 		{"cancelled initiatives", verifyCancelled},
+		{"completed initiatives", verifyCompleted},
 		{"tranche releases", func(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 			return verifyTranches(ctx, tx, "release")
 		}},
@@ -304,7 +310,7 @@ func verifySourceBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, error)
 		JOIN (
 			SELECT plan_id, source_id,
 			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'reserve'), 0)   AS reserved,
-			       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'unreserve'), 0) AS unreserved
+			       COALESCE(sum(amount_ore) FILTER (WHERE kind IN ('unreserve', 'refund')), 0) AS unreserved
 			FROM ledger_entries
 			GROUP BY plan_id, source_id
 		) l ON l.plan_id = s.plan_id AND l.source_id = s.id
@@ -323,7 +329,7 @@ func verifySourceBalances(ctx context.Context, tx *sqlx.Tx) ([]Violation, error)
 	for _, r := range rows {
 		out = append(out, Violation{Rule: RuleReservedWithinCommitted,
 			Subject: "kilde " + r.SourceID + " i plan " + r.PlanID,
-			Detail: fmt.Sprintf("reserveret %s, givet tilbage %s, men kun givet tilsagn om %s (reserved exceeds committed)",
+			Detail: fmt.Sprintf("reserveret %s, givet eller betalt tilbage %s, men kun givet tilsagn om %s (reserved exceeds committed)",
 				kroner(r.Reserved), kroner(r.Unreserved), kroner(r.Committed))})
 	}
 	return out, nil
@@ -621,6 +627,7 @@ func verifyEntryKeys(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 				AND strpos(substr(idempotency_key, length('unreserve/' || initiative_id || '/') + 1,
 				                  length(idempotency_key) - length('unreserve/' || initiative_id || '/')
 				                  - length(source_id) - 1), '/') = 0
+			WHEN 'refund' THEN idempotency_key = 'refund/' || initiative_id || '/' || source_id
 			ELSE
 				starts_with(idempotency_key, kind || '/')
 				AND right(idempotency_key, length(source_id) + 1) = '/' || source_id
@@ -642,6 +649,7 @@ func verifyEntryKeys(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 		"release":   "release/<udbetaling>/<kilde>",
 		"pay":       "pay/<udbetaling>/<kilde>",
 		"withdraw":  "withdraw/<udbetaling>/<kilde>",
+		"refund":    "refund/<indsats>/<kilde>",
 	}
 	out := make([]Violation, 0, len(rows))
 	for _, r := range rows {
@@ -662,6 +670,16 @@ func verifyReservations(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 			FROM initiatives i
 			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'proposal'->'budget'") + `) b
 			WHERE i.phase IN ('funding', 'executing', 'evaluation', 'completed')
+			  AND NOT (i.phase = 'completed' AND COALESCE(jsonb_typeof(i.snapshot->'closeout'), '') = 'object')
+			GROUP BY 1, 2
+			UNION ALL
+			-- Closed out: what was paid stays reserved (spent, or a return that comes back as a refund); the
+			-- rest was given back.
+			SELECT i.id, COALESCE(c->>'source_id', ''),
+			       sum(CASE jsonb_typeof(c->'paid_ore') WHEN 'number' THEN (c->>'paid_ore')::numeric ELSE 0 END)
+			FROM initiatives i
+			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'closeout'->'lines'") + `) c
+			WHERE i.phase = 'completed' AND jsonb_typeof(i.snapshot->'closeout') = 'object'
 			GROUP BY 1, 2
 			UNION ALL
 			SELECT i.id, COALESCE(t->>'source_id', ''), sum(` + jsonAmount("t") + `)
@@ -707,6 +725,8 @@ func verifyReservations(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 			where = "for en indsats, der ikke findes i læsemodellen,"
 		case string(domain.PhaseCancelled):
 			where = fmt.Sprintf("i fasen %q (det udbetalte bliver stående, resten gives tilbage)", r.Phase)
+		case string(domain.PhaseCompleted):
+			where = fmt.Sprintf("i fasen %q (efter afslutning bliver det udbetalte stående, resten gives tilbage)", r.Phase)
 		}
 		out = append(out, Violation{Rule: RuleReservationBudget,
 			Subject: "indsats " + r.InitiativeID + ", kilde " + r.SourceID,
@@ -948,3 +968,123 @@ func nullInt(n sql.NullInt64) string {
 
 // pqStrings passes a string list as a PostgreSQL text[] parameter.
 func pqStrings(s []string) any { return pq.StringArray(s) }
+
+// verifyCompleted checks that each closed-out completed initiative is settled (RuleCompletedSettled).
+func verifyCompleted(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
+	num := func(e, f string) string {
+		return "CASE jsonb_typeof(" + e + "->'" + f + "') WHEN 'number' THEN (" + e + "->>'" + f + "')::numeric ELSE -1 END"
+	}
+	q := `
+		WITH snap AS (
+			SELECT i.id AS initiative_id, COALESCE(c->>'source_id', '') AS source_id,
+			       ` + num("c", "paid_ore") + ` AS paid, ` + num("c", "spent_ore") + ` AS spent,
+			       ` + num("c", "return_ore") + ` AS ret, ` + num("c", "unreserved_ore") + ` AS unreserved
+			FROM initiatives i
+			CROSS JOIN LATERAL jsonb_array_elements(` + jsonArray("i.snapshot->'closeout'->'lines'") + `) c
+			WHERE i.phase = 'completed' AND jsonb_typeof(i.snapshot->'closeout') = 'object'
+		), led AS (
+			SELECT e.initiative_id, e.source_id,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'pay'), 0) AS paid,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'release'), 0)
+			       - COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'withdraw'), 0)
+			       - COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'pay'), 0) AS unpaid,
+			       COALESCE(sum(e.amount_ore) FILTER (WHERE e.kind = 'refund'), 0) AS refunded
+			FROM ledger_entries e
+			WHERE e.initiative_id IN (SELECT initiative_id FROM snap)
+			   OR e.initiative_id IN (SELECT initiative_id FROM closeout_lines)
+			GROUP BY 1, 2
+		), closed AS (
+			SELECT initiative_id FROM snap
+			UNION
+			SELECT initiative_id FROM closeout_lines
+		), keys AS (
+			SELECT initiative_id, source_id FROM snap
+			UNION SELECT initiative_id, source_id FROM closeout_lines
+			UNION SELECT initiative_id, source_id FROM led
+			UNION SELECT initiative_id, source_id FROM initiative_returns
+		)
+		SELECT k.initiative_id, k.source_id,
+		       COALESCE(s.paid, -1)::text AS snap_paid, COALESCE(s.spent, -1)::text AS snap_spent,
+		       COALESCE(s.ret, -1)::text AS snap_return, COALESCE(s.unreserved, -1)::text AS snap_unreserved,
+		       COALESCE(cl.paid_ore, -1)::text AS line_paid, COALESCE(cl.spent_ore, -1)::text AS line_spent,
+		       COALESCE(cl.return_ore, -1)::text AS line_return, COALESCE(cl.unreserved_ore, -1)::text AS line_unreserved,
+		       COALESCE(l.paid, 0)::text AS ledger_paid, COALESCE(l.unpaid, 0)::text AS ledger_unpaid,
+		       COALESCE(l.refunded, 0)::text AS refunded,
+		       COALESCE(r.amount_ore, 0)::text AS receivable,
+		       (CASE WHEN r.status = 'received' THEN r.amount_ore ELSE 0 END)::text AS received,
+		       (s.initiative_id IS NOT NULL) AS in_snapshot
+		FROM keys k
+		JOIN closed USING (initiative_id)
+		LEFT JOIN snap s ON s.initiative_id = k.initiative_id AND s.source_id = k.source_id
+		LEFT JOIN closeout_lines cl ON cl.initiative_id = k.initiative_id AND cl.source_id = k.source_id
+		LEFT JOIN led l ON l.initiative_id = k.initiative_id AND l.source_id = k.source_id
+		LEFT JOIN initiative_returns r ON r.initiative_id = k.initiative_id AND r.source_id = k.source_id
+		WHERE s.paid IS DISTINCT FROM cl.paid_ore OR s.spent IS DISTINCT FROM cl.spent_ore
+		   OR s.ret IS DISTINCT FROM cl.return_ore OR s.unreserved IS DISTINCT FROM cl.unreserved_ore
+		   OR COALESCE(l.paid, 0) <> COALESCE(cl.paid_ore, 0) OR COALESCE(l.unpaid, 0) <> 0
+		   OR COALESCE(r.amount_ore, 0) <> COALESCE(cl.return_ore, 0)
+		   OR COALESCE(l.refunded, 0) <> (CASE WHEN r.status = 'received' THEN r.amount_ore ELSE 0 END)
+		ORDER BY 1, 2`
+	var rows []struct {
+		InitiativeID   string `db:"initiative_id"`
+		SourceID       string `db:"source_id"`
+		SnapPaid       string `db:"snap_paid"`
+		SnapSpent      string `db:"snap_spent"`
+		SnapReturn     string `db:"snap_return"`
+		SnapUnreserved string `db:"snap_unreserved"`
+		LinePaid       string `db:"line_paid"`
+		LineSpent      string `db:"line_spent"`
+		LineReturn     string `db:"line_return"`
+		LineUnreserved string `db:"line_unreserved"`
+		LedgerPaid     string `db:"ledger_paid"`
+		LedgerUnpaid   string `db:"ledger_unpaid"`
+		Refunded       string `db:"refunded"`
+		Receivable     string `db:"receivable"`
+		Received       string `db:"received"`
+		InSnapshot     bool   `db:"in_snapshot"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
+		return nil, err
+	}
+	out := make([]Violation, 0, len(rows))
+	for _, r := range rows {
+		var why []string
+		if r.SnapPaid != r.LinePaid || r.SnapSpent != r.LineSpent || r.SnapReturn != r.LineReturn ||
+			r.SnapUnreserved != r.LineUnreserved {
+			why = append(why, fmt.Sprintf("afslutningen i læsemodellen (udbetalt %s, forbrug %s, tilbagebetaling %s, "+
+				"givet tilbage %s) og i regnskabet (%s, %s, %s, %s) er forskellige (close-out lines differ; -1 = missing)",
+				r.SnapPaid, r.SnapSpent, r.SnapReturn, r.SnapUnreserved, r.LinePaid, r.LineSpent, r.LineReturn,
+				r.LineUnreserved))
+		}
+		if r.LedgerPaid != nonNegative(r.LinePaid) {
+			why = append(why, fmt.Sprintf("udbetalt ifølge posteringerne %s, ifølge afslutningen %s (paid differs)",
+				kroner(r.LedgerPaid), kroner(nonNegative(r.LinePaid))))
+		}
+		if r.LedgerUnpaid != "0" {
+			why = append(why, fmt.Sprintf("%s er frigivet og ikke udbetalt (released and unpaid after close-out)",
+				kroner(r.LedgerUnpaid)))
+		}
+		if r.Receivable != nonNegative(r.LineReturn) {
+			why = append(why, fmt.Sprintf("tilbagebetalingskravet er %s, men afslutningen siger %s (receivable differs)",
+				kroner(r.Receivable), kroner(nonNegative(r.LineReturn))))
+		}
+		if r.Refunded != r.Received {
+			why = append(why, fmt.Sprintf("der er bogført %s tilbagebetalt, men registreret %s modtaget (refund entries differ from returns received)",
+				kroner(r.Refunded), kroner(r.Received)))
+		}
+		if len(why) == 0 {
+			continue
+		}
+		out = append(out, Violation{Rule: RuleCompletedSettled,
+			Subject: "indsats " + r.InitiativeID + ", kilde " + r.SourceID, Detail: strings.Join(why, "; ")})
+	}
+	return out, nil
+}
+
+// nonNegative maps the query's "missing" marker -1 to 0.
+func nonNegative(s string) string {
+	if s == "-1" {
+		return "0"
+	}
+	return s
+}

@@ -194,7 +194,8 @@ func (s *Store) CommitmentHistory(ctx context.Context, planID string) ([]SourceC
 // only (a year left out is 0), amounts within 0..domain.MaxMoney, adding up exactly to the source's committed
 // total; otherwise it refuses with a *domain.RuleError (CodeValidation; fields CommitmentField). A split based on
 // a version that is no longer current is refused with CodeConflict. A split equal to the current one writes
-// nothing. It returns the commitments as they are after the change. An unknown plan is ErrNotFound.
+// nothing, unless the current one is the seed's placeholder (no changed_by): saving it unchanged records that admin
+// decided it, and from then on it binds approvals (store/yearcheck.go). It returns the commitments as they are after the change. An unknown plan is ErrNotFound.
 func (s *Store) SetCommitments(ctx context.Context, planID string, splits []CommitmentSplit, actor domain.Actor, note string) (Commitments, error) {
 	var out Commitments
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -265,7 +266,7 @@ func (s *Store) SetCommitments(ctx context.Context, planID string, splits []Comm
 			for _, y := range cur.Years {
 				next.Years = append(next.Years, CommitmentYear{Year: y, AmountØre: amounts[y]})
 			}
-			if c.Version > 0 && slices.Equal(next.Years, c.Years) {
+			if c.Version > 0 && slices.Equal(next.Years, c.Years) && c.ChangedBy != "" {
 				continue // already so: nothing to write, whatever version the form was made from
 			}
 			if sp.BasedOnVersion != 0 && sp.BasedOnVersion != c.Version {

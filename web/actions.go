@@ -69,7 +69,8 @@ type actionsView struct {
 	Meetings         []*actionForm   // one per open round the chair or an admin may record a meeting's votes on
 	MeetingOptions   []meetingOption // the plan's meetings a meeting form may name (not cancelled)
 	Resubmit         bool
-	Goals            []goalField // the evaluation's per-goal fields
+	Goals            []goalField  // the evaluation's per-goal fields
+	Spend            []spendField // the evaluation's final spend per funding source
 	Summary          []fieldError
 	Done             string // a success message (flash)
 }
@@ -87,6 +88,45 @@ func (a actionsView) Any() bool {
 type goalField struct {
 	Index int
 	Goal  domain.Goal
+}
+
+// spendField is one funding source in the evaluation form's final spend: forbrug-<Index> (kroner) and
+// forbrug-<Index>-kilde (the source), prefilled with what was paid from it.
+type spendField struct {
+	Index    int
+	SourceID string
+	Name     string
+	Paid     domain.Money
+}
+
+// Default is the field's value on a fresh form: everything paid, spent ("12.500,00").
+func (f spendField) Default() string { return strings.TrimSuffix(f.Paid.String(), " kr.") }
+
+// spendFields are the evaluation form's spend fields: each source of the budget something was paid from, in the
+// budget's order.
+func spendFields(in domain.Initiative, plan domain.Plan) []spendField {
+	paid := map[string]domain.Money{}
+	for _, m := range in.Milestones {
+		if m.TrancheStatus == domain.TranchePaid {
+			for _, l := range m.Tranche {
+				paid[l.SourceID] += l.AmountØre // bounded by the budget, checked at submission
+			}
+		}
+	}
+	var out []spendField
+	for _, l := range in.Proposal.Budget {
+		if paid[l.SourceID] <= 0 || slices.ContainsFunc(out, func(f spendField) bool { return f.SourceID == l.SourceID }) {
+			continue
+		}
+		name := l.SourceID
+		for _, s := range plan.FundingSources {
+			if s.ID == l.SourceID {
+				name = s.Name
+			}
+		}
+		out = append(out, spendField{Index: len(out), SourceID: l.SourceID, Name: name, Paid: paid[l.SourceID]})
+	}
+	return out
 }
 
 // actionSpec is what the pages know about an action: where its form posts, its section's id (the summary's
@@ -137,6 +177,13 @@ func fieldID(kind service.ActionKind, field string) string {
 	spec := actionSpecs[kind]
 	if id, ok := spec.fields[field]; ok {
 		return id
+	}
+	if kind == service.ActSubmitEvaluation && strings.HasPrefix(field, "spend[") {
+		if i, _, ok := strings.Cut(strings.TrimPrefix(field, "spend["), "]"); ok {
+			if n, err := strconv.Atoi(i); err == nil && n >= 0 {
+				return fmt.Sprintf("evaluering-forbrug-%d", n)
+			}
+		}
 	}
 	if kind == service.ActSubmitEvaluation && strings.HasPrefix(field, "results[") {
 		if i, rest, ok := strings.Cut(strings.TrimPrefix(field, "results["), "]"); ok {
@@ -397,17 +444,32 @@ func (w *Web) submitEvaluation(rw http.ResponseWriter, r *http.Request, v *viewe
 		results = append(results, res)
 	}
 	summary := r.PostFormValue("resume")
+	// The final spend per source: the form names the sources it shows; a blank amount is a problem of its own.
+	var spend []domain.SourceAmount
+	for i := 0; i < domain.MaxResults; i++ {
+		p := fmt.Sprintf("forbrug-%d", i)
+		src := r.PostFormValue(p + "-kilde")
+		if src == "" {
+			break
+		}
+		m, msg := spentKroner(r.PostFormValue(p))
+		if msg != "" {
+			problems = append(problems, domain.FieldProblem{Field: fmt.Sprintf("spend[%d].amount_ore", i),
+				Code: "invalid", Message: msg})
+		}
+		spend = append(spend, domain.SourceAmount{SourceID: src, AmountØre: m})
+	}
 	if len(problems) > 0 {
 		// As for the report: the rule's own problems with the rest of the form, shown together.
 		a := domain.Actor{UserID: v.Principal.UserID, Name: v.Principal.Name, Role: t.Role}
 		var re *domain.RuleError
-		if err := domain.CheckSubmitEvaluation(&t.Initiative, a, summary, results); errors.As(err, &re) && re.Code == domain.CodeValidation {
+		if err := domain.CheckSubmitEvaluation(&t.Initiative, a, summary, results, spend); errors.As(err, &re) && re.Code == domain.CodeValidation {
 			problems = append(problems, re.Problems...)
 		}
 		w.inputProblems(rw, r, v, f, problems)
 		return
 	}
-	_, err := w.svc.SubmitEvaluation(r.Context(), t, summary, results, formIdem(v.Principal, r))
+	_, err := w.svc.SubmitEvaluation(r.Context(), t, summary, results, spend, formIdem(v.Principal, r))
 	w.actionDone(rw, r, v, t, f, err)
 }
 
@@ -619,6 +681,7 @@ func actionsFor(v *viewer, in domain.Initiative, failed *actionForm, rounds []ro
 			for i, g := range in.Proposal.Goals {
 				av.Goals = append(av.Goals, goalField{Index: i, Goal: g})
 			}
+			av.Spend = spendFields(in, v.Plan)
 		case service.ActAcceptEvaluation:
 			av.AcceptEvaluation = fresh(a)
 		case service.ActReturnEvaluation:

@@ -184,7 +184,7 @@ func applyUpdate(in *domain.Initiative, plan domain.Plan, name string, arg any) 
 		in.Milestones[a.No-1].Report = &domain.Report{Summary: a.Summary, SpentØre: a.SpentØre, Actor: a.Actor, At: now}
 		return "milestone_reported", a.Actor, nil
 	case workflows.SubmitEvaluationInput:
-		if err := domain.CheckSubmitEvaluation(in, a.Actor, a.Summary, a.Results); err != nil {
+		if err := domain.CheckSubmitEvaluation(in, a.Actor, a.Summary, a.Results, nil); err != nil {
 			return "", a.Actor, err
 		}
 		in.Evaluation = &domain.Evaluation{Summary: a.Summary, Results: a.Results, SubmittedBy: a.Actor, SubmittedAt: now}

@@ -44,6 +44,11 @@ type initiativeView struct {
 	Recipient *recipientPanel
 	// InKind lists the initiative's in-kind contributions, with the form to register one (inkind.go).
 	InKind *inKindPanel
+	// Closeout is a completed initiative's settlement with its returns (returns.go).
+	Closeout *closeoutPanel
+	// Hold says why the initiative's next tranche cannot be released now (an overdue annual statement); nil when
+	// nothing is held or the initiative has no tranche left to release.
+	Hold *store.Hold
 }
 
 func (w *Web) initiativePage(rw http.ResponseWriter, r *http.Request, v *viewer) {
@@ -98,6 +103,10 @@ func (w *Web) showInitiative(rw http.ResponseWriter, r *http.Request, v *viewer,
 	}
 	view.Recipient = w.initiativeRecipientPanel(r, v, in)
 	view.InKind = w.initiativeInKindPanel(r, v, in)
+	view.Closeout = w.initiativeCloseoutPanel(r, v, in)
+	if awaitsRelease(in) {
+		view.Hold = w.releaseHold(r, in.PlanID)
+	}
 	w.render(rw, r, status, "initiative", v, title, view)
 }
 

@@ -13,6 +13,8 @@ import (
 // planView is "Planen": the budget as tables and as a bar chart, the local co-financing share against LBF's
 // minimum, and the initiatives by phase.
 type planView struct {
+	// Hold says why new tranche releases are held (an overdue annual statement), nil when they are not.
+	Hold        *store.Hold
 	Plan        domain.Plan
 	Budget      store.Budget
 	SourceBars  []bar
@@ -274,5 +276,6 @@ func (w *Web) planPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 	}
 	view.MoreSteps = more
+	view.Hold = w.releaseHold(r, v.Plan.ID)
 	w.render(rw, r, http.StatusOK, "plan", v, "Planen", view)
 }

@@ -87,7 +87,8 @@ type layoutView struct {
 // finance-inbox) belongs to <item>.
 var navOf = map[string]string{"work": "work", "initiatives": "initiatives", "initiative": "initiatives",
 	"plan": "plan", "finance": "finance", "notifikationer": "notifications",
-	"bestyrelse": "plan", "moeder": "meetings", "moede": "meetings", "oekonomi": "finance"}
+	"bestyrelse": "plan", "moeder": "meetings", "moede": "meetings", "oekonomi": "finance",
+	"annual": "plan"}
 
 func navItem(page string) string {
 	if n, ok := navOf[page]; ok {
@@ -192,7 +193,7 @@ func ruleStatus(c domain.Code) int {
 	case domain.CodeNotFound:
 		return http.StatusNotFound
 	case domain.CodeWrongPhase, domain.CodeInsufficientFunds, domain.CodeAlreadyPaid, domain.CodeConflict,
-		domain.CodeFrameExceeded, domain.CodeCofinancing:
+		domain.CodeFrameExceeded, domain.CodeCofinancing, domain.CodeYearCommitmentExceeded, domain.CodeStatementOverdue:
 		return http.StatusConflict
 	}
 	return http.StatusUnprocessableEntity

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/payfile"
 	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 )
@@ -15,7 +16,7 @@ import (
 // "Årsfordeling" (/planen/aarsfordeling): each funding source's commitment split by the plan's years, with its
 // history, and the delaftaler's budget frames. Every plan member reads it; the secretariat (admin) changes the
 // split (service.SetCommitments, the API's PUT /commitments) and the frames (service.SetDelaftaleFrame). The
-// budget by source × delaftale × year downloads as CSV from /planen/budget.csv.
+// budget by source × delaftale × year downloads as CSV from /planen/budget.csv and as XLSX from /planen/budget.xlsx.
 
 // routeYears registers the pages.
 func (w *Web) routeYears(pages *http.ServeMux) {
@@ -23,6 +24,7 @@ func (w *Web) routeYears(pages *http.ServeMux) {
 	pages.HandleFunc("POST /planen/aarsfordeling", w.authed(w.setCommitmentsForm))
 	pages.HandleFunc("POST /planen/aarsfordeling/ramme", w.authed(w.setFrameForm))
 	pages.HandleFunc("GET /planen/budget.csv", w.authed(w.budgetCSV))
+	pages.HandleFunc("GET /planen/budget.xlsx", w.authed(w.budgetXLSX))
 }
 
 // sessionYearsFlash holds the message of a change that succeeded until the page after the redirect shows it.
@@ -51,8 +53,10 @@ type yearsSource struct {
 	ID, Name  string
 	Committed domain.Money
 	Version   int
-	FieldID   string // the HTML id of the source's fieldset (its sum's error)
-	Cells     []yearsCell
+	// Placeholder: the current split is the seed's even one, which binds no approval until admin saves a split.
+	Placeholder bool
+	FieldID     string // the HTML id of the source's fieldset (its sum's error)
+	Cells       []yearsCell
 }
 
 type yearsCell struct {
@@ -145,7 +149,8 @@ func (w *Web) showYears(rw http.ResponseWriter, r *http.Request, v *viewer, stat
 	view.CanEdit = service.MayChangeCommitments(p, planID) == nil
 	for _, src := range c.Sources {
 		ys := yearsSource{ID: src.SourceID, Name: src.Name, Committed: src.CommittedØre, Version: src.Version,
-			FieldID: "aar-" + src.SourceID}
+			Placeholder: src.Version > 0 && src.ChangedBy == "",
+			FieldID:     "aar-" + src.SourceID}
 		for _, y := range c.Years {
 			cell := yearsCell{Year: y, ID: yearFieldID(src.SourceID, y), Name: yearFieldName(src.SourceID, y)}
 			for _, cy := range src.Years {
@@ -319,6 +324,30 @@ func (w *Web) budgetCSV(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	h := rw.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="budget-`+v.Plan.ID+`-pr-aar.csv"`)
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write(b)
+}
+
+// budgetXLSX downloads the budget CSV's rows as a workbook (payfile.BudgetXLSX, the API's budget.xlsx).
+func (w *Web) budgetXLSX(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	cells, err := w.svc.BudgetCells(r.Context(), v.Principal, v.Plan.ID)
+	if err != nil {
+		w.boardFailed(rw, r, v, err)
+		return
+	}
+	in := make([]payfile.BudgetCell, len(cells))
+	for i, c := range cells {
+		in[i] = payfile.BudgetCell{SourceID: c.SourceID, DelaftaleID: c.DelaftaleID, Year: c.Year,
+			ReleasedØre: c.ReleasedØre, PaidØre: c.PaidØre}
+	}
+	b, err := payfile.BudgetXLSX(payfile.BudgetRows(v.Plan, in))
+	if err != nil {
+		w.boardFailed(rw, r, v, err)
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", xlsxContentType)
+	h.Set("Content-Disposition", `attachment; filename="budget-`+v.Plan.ID+`-pr-aar.xlsx"`)
 	rw.WriteHeader(http.StatusOK)
 	_, _ = rw.Write(b)
 }

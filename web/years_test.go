@@ -2,11 +2,16 @@ package web_test
 
 import (
 	"context"
+	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/payfile"
 	"github.com/helhedsplan/helhedsplan/web"
 )
 
@@ -116,4 +121,73 @@ func TestSetDelaftaleFrameThroughThePage(t *testing.T) {
 	}
 	p = b.get("/planen/aarsfordeling")
 	mustContain(t, p, "Rammen er gemt.", "1.000.000 kr.", "Bestyrelsen 5. marts", `data-testid="frame-history"`)
+}
+
+// TestBudgetXLSXFromThePlanPage: the plan page offers the budget as Excel next to the CSV; the workbook it links
+// to opens and its sheet "Budget" holds the CSV's rows with the same figures to the øre, as numbers, and a totals
+// row with their sums (the fixture has 1.234.567,50 kr. paid and 575.000 kr. released, not paid, in 2022).
+func TestBudgetXLSXFromThePlanPage(t *testing.T) {
+	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
+	financeFixture(t, a.st)
+	b := a.browser()
+	b.signInAs("og-mette")
+	mustContain(t, b.get("/planen"), `href="/planen/budget.csv"`, `href="/planen/budget.xlsx"`, "Hent som Excel (XLSX)")
+
+	c := b.get("/planen/budget.csv")
+	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(c.body, "\uFEFF")))
+	r.Comma = ';'
+	want, err := r.ReadAll()
+	if err != nil || c.status != http.StatusOK {
+		t.Fatalf("CSV: %d, %v", c.status, err)
+	}
+	x := b.get("/planen/budget.xlsx")
+	if x.status != http.StatusOK || !strings.Contains(x.header.Get("Content-Disposition"), ".xlsx") {
+		t.Fatalf("XLSX: %d %v", x.status, x.header)
+	}
+	f, err := excelize.OpenReader(strings.NewReader(x.body))
+	if err != nil {
+		t.Fatalf("the workbook does not open: %v", err)
+	}
+	defer f.Close()
+	got, err := f.GetRows(payfile.BudgetSheet, excelize.Options{RawCellValue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want)+1 {
+		t.Fatalf("%d rows in the workbook, %d in the CSV (+ the totals row)", len(got), len(want))
+	}
+	amount := func(s string) domain.Money {
+		t.Helper()
+		m, err := payfile.ParseAmount(strings.Replace(s, ",", ".", 1))
+		if err != nil {
+			t.Fatalf("amount %q: %v", s, err)
+		}
+		return m
+	}
+	var sum [3]domain.Money
+	for i, w := range want {
+		g := got[i]
+		if i == 0 {
+			if strings.Join(g, ";") != strings.Join(w, ";") {
+				t.Errorf("header %q, the CSV's %q", g, w)
+			}
+			continue
+		}
+		if strings.Join(g[:5], ";") != strings.Join(w[:5], ";") {
+			t.Errorf("row %d: %q, the CSV's %q", i+1, g[:5], w[:5])
+		}
+		for c := range 3 {
+			if gx, wx := amount(g[5+c]), amount(w[5+c]); gx != wx {
+				t.Errorf("row %d column %d: %d øre, the CSV's %d", i+1, 6+c, gx, wx)
+			}
+			sum[c] += amount(w[5+c])
+		}
+	}
+	if wantSum := [3]domain.Money{domain.Kroner(1_809_567) + 50, domain.Kroner(1_234_567) + 50, domain.Kroner(575_000)}; sum != wantSum {
+		t.Fatalf("the CSV adds up to %v, want %v", sum, wantSum)
+	}
+	tot := got[len(got)-1]
+	if tot[0] != payfile.BudgetTotalLabel || amount(tot[5]) != sum[0] || amount(tot[6]) != sum[1] || amount(tot[7]) != sum[2] {
+		t.Errorf("totals row %q, want %v", tot, sum)
+	}
 }

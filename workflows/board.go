@@ -220,12 +220,16 @@ func (w *initiative) apply(ctx workflow.Context, plan domain.Plan, d decision) (
 				next.Evaluation = nil
 			})
 		}
-		return one(EventEvaluationOK, func(next *domain.Initiative, now time.Time) {
+		accept := func(next *domain.Initiative, now time.Time) {
 			actor := d.actor
 			next.Evaluation.AcceptedBy, next.Evaluation.AcceptedAt = &actor, &now
 			next.Evaluation.Comment = d.comment
 			next.Phase = domain.PhaseCompleted
-		})
+		}
+		if closesOut(ctx) {
+			return w.complete(ctx, d.actor, d.payload(rev), decided(accept))
+		}
+		return one(EventEvaluationOK, accept)
 
 	case domain.MatterChange:
 		return w.decideChange(ctx, d, decided)

@@ -145,6 +145,8 @@ type SubmitEvaluationInput struct {
 	Actor   domain.Actor        `json:"actor"`
 	Summary string              `json:"summary"`
 	Results []domain.GoalResult `json:"results"`
+	// Spend is the final spend per funding source; absent, everything paid counts as spent (domain.Closeout).
+	Spend []domain.SourceAmount `json:"spend,omitempty"`
 }
 
 // AcceptEvaluationInput accepts the evaluation and completes the initiative.

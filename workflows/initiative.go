@@ -147,7 +147,7 @@ func (w *initiative) setup(ctx workflow.Context) error {
 			return reject(domain.CheckAcceptMilestone(&w.state, in.Actor, in.No, in.Comment))
 		}},
 		{UpdateSubmitEvaluation, w.submitEvaluation, func(in SubmitEvaluationInput) error {
-			return reject(domain.CheckSubmitEvaluation(&w.state, in.Actor, in.Summary, in.Results))
+			return reject(domain.CheckSubmitEvaluation(&w.state, in.Actor, in.Summary, in.Results, in.Spend))
 		}},
 		{UpdateAcceptEvaluation, w.acceptEvaluation, func(in AcceptEvaluationInput) error {
 			return reject(domain.CheckAcceptEvaluation(&w.state, in.Actor, in.Comment))
@@ -601,13 +601,17 @@ func (w *initiative) acceptMilestone(ctx workflow.Context, in AcceptMilestoneInp
 func (w *initiative) submitEvaluation(ctx workflow.Context, in SubmitEvaluationInput) (UpdateResult, error) {
 	return w.locked(ctx, func() (UpdateResult, error) {
 		if err := w.check(ctx, func() error {
-			return domain.CheckSubmitEvaluation(&w.state, in.Actor, in.Summary, in.Results)
+			return domain.CheckSubmitEvaluation(&w.state, in.Actor, in.Summary, in.Results, in.Spend)
 		}); err != nil {
 			return w.result(), err
 		}
 		payload := map[string]any{"summary": in.Summary, "results": in.Results}
+		if len(in.Spend) > 0 {
+			payload["spend"] = in.Spend
+		}
 		return w.plain(ctx, EventEvaluationSent, in.Actor, payload, func(next *domain.Initiative, now time.Time) {
-			next.Evaluation = &domain.Evaluation{Summary: in.Summary, Results: in.Results, SubmittedBy: in.Actor, SubmittedAt: now}
+			next.Evaluation = &domain.Evaluation{Summary: in.Summary, Results: in.Results, SubmittedBy: in.Actor,
+				SubmittedAt: now, Spend: in.Spend}
 		})
 	})
 }
@@ -619,13 +623,16 @@ func (w *initiative) acceptEvaluation(ctx workflow.Context, in AcceptEvaluationI
 		}); err != nil {
 			return w.result(), err
 		}
-		return w.plain(ctx, EventEvaluationOK, in.Actor, map[string]string{"comment": in.Comment},
-			func(next *domain.Initiative, now time.Time) {
-				actor := in.Actor
-				next.Evaluation.AcceptedBy, next.Evaluation.AcceptedAt = &actor, &now
-				next.Evaluation.Comment = in.Comment
-				next.Phase = domain.PhaseCompleted
-			})
+		accept := func(next *domain.Initiative, now time.Time) {
+			actor := in.Actor
+			next.Evaluation.AcceptedBy, next.Evaluation.AcceptedAt = &actor, &now
+			next.Evaluation.Comment = in.Comment
+			next.Phase = domain.PhaseCompleted
+		}
+		if closesOut(ctx) {
+			return w.complete(ctx, in.Actor, map[string]any{"comment": in.Comment}, accept)
+		}
+		return w.plain(ctx, EventEvaluationOK, in.Actor, map[string]string{"comment": in.Comment}, accept)
 	})
 }
 

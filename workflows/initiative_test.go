@@ -42,6 +42,7 @@ type fakeStore struct {
 	payments   map[string]string // disbursement -> reference
 	writes     map[string]int    // key -> times written
 	notes      []store.NotifyInput
+	closeouts  []store.CloseoutInput
 	cancels    []store.CancelInput
 	reserveErr error
 	// down fails this many attempts of steps that record failStep ("" for any step) as if PostgreSQL were
@@ -89,6 +90,9 @@ func (f *fakeStore) WriteStep(_ context.Context, s store.Step) (store.StepResult
 	}
 	if s.Cancel != nil {
 		trs = append(trs, s.Cancel.Transition)
+	}
+	if s.Closeout != nil {
+		trs = append(trs, s.Closeout.Transition)
 	}
 	if f.down > 0 && slices.ContainsFunc(trs, func(tr store.Transition) bool {
 		return f.failStep == "" || tr.Event.Type == f.failStep
@@ -145,6 +149,10 @@ func (f *fakeStore) WriteStep(_ context.Context, s store.Step) (store.StepResult
 	if s.Cancel != nil {
 		f.cancels = append(f.cancels, *s.Cancel)
 		f.writes["cancel/"+s.Cancel.InitiativeID]++
+	}
+	if s.Closeout != nil {
+		f.closeouts = append(f.closeouts, *s.Closeout)
+		f.writes["closeout/"+s.Closeout.InitiativeID]++
 	}
 	for _, n := range s.Notify {
 		f.notes = append(f.notes, n)

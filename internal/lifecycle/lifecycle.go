@@ -64,6 +64,17 @@ type Initiative struct {
 		DisbursementID   string `json:"disbursement_id"`
 		PaymentReference string `json:"payment_reference"`
 	} `json:"milestones"`
+	// Closeout is the settlement of a completed initiative's money.
+	Closeout *struct {
+		Lines []struct {
+			SourceID      string `json:"source_id"`
+			PaidOre       int64  `json:"paid_ore"`
+			SpentOre      int64  `json:"spent_ore"`
+			ReturnOre     int64  `json:"return_ore"`
+			UnreservedOre int64  `json:"unreserved_ore"`
+		} `json:"lines"`
+		ReturnOre int64 `json:"return_ore"`
+	} `json:"closeout"`
 }
 
 // Sample is a proposal with n milestones whose tranches split lbf and municipality money evenly. title makes
@@ -160,6 +171,12 @@ func (d *Driver) Complete(ctx context.Context, in Initiative, spentPerMilestone 
 // Finish takes an approved initiative (tranche 1 released) to completed: for each milestone pay its tranche,
 // report and accept, then evaluate.
 func (d *Driver) Finish(ctx context.Context, in Initiative, spentPerMilestone int64) (Initiative, error) {
+	return d.FinishSpending(ctx, in, spentPerMilestone, nil)
+}
+
+// FinishSpending is Finish with the evaluation's final spend per funding source (nil: everything paid counts as
+// spent, so nothing is to be paid back).
+func (d *Driver) FinishSpending(ctx context.Context, in Initiative, spentPerMilestone int64, spend []Amount) (Initiative, error) {
 	id := in.ID
 	var err error
 	for i := range in.Milestones {
@@ -186,8 +203,11 @@ func (d *Driver) Finish(ctx context.Context, in Initiative, spentPerMilestone in
 		{"goal_id": "g1", "achieved": true, "result": "Gennemsnittet steg 0,7"},
 		{"goal_id": "g2", "achieved": false, "result": "48 forældre gennemførte"},
 	}
-	if _, err := d.Act(ctx, id, "/evaluation", "/evaluation", d.Tokens.OperationalGroup,
-		map[string]any{"summary": "Delvist opfyldt", "results": results}); err != nil {
+	body := map[string]any{"summary": "Delvist opfyldt", "results": results}
+	if spend != nil {
+		body["spend"] = spend
+	}
+	if _, err := d.Act(ctx, id, "/evaluation", "/evaluation", d.Tokens.OperationalGroup, body); err != nil {
 		return in, fmt.Errorf("evaluation: %w", err)
 	}
 	if in, err = d.vote(ctx, id, "/evaluation/accept", "/evaluation/accept", map[string]string{"comment": "Taget til efterretning"},

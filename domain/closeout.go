@@ -1,0 +1,156 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Close-out (afslutning): when the board accepts an initiative's final evaluation, its money is settled per
+// funding source. The evaluation states the final spend per source (Evaluation.Spend; absent, everything paid
+// counts as spent). Then, per source of the approved budget:
+//
+//	paid       = the paid tranches' lines from the source
+//	spent      = the stated final spend (at most paid)
+//	return     = paid - spent: a receivable from the initiative's holder, which finance marks received (then the
+//	             money is back with the source, available to new proposals)
+//	unreserved = budget - paid: reserved but never paid out, back to the source at once
+//
+// so budget = spent + return + unreserved to the øre. A tranche that is released and not yet paid blocks the
+// close-out: what finance is about to pay must be known first.
+
+// CloseoutLine is one funding source's settlement.
+type CloseoutLine struct {
+	SourceID      string `json:"source_id"`
+	PaidØre       Money  `json:"paid_ore"`
+	SpentØre      Money  `json:"spent_ore"`
+	ReturnØre     Money  `json:"return_ore"`
+	UnreservedØre Money  `json:"unreserved_ore"`
+}
+
+// Closeout is the settlement of a completed initiative's money.
+type Closeout struct {
+	Lines []CloseoutLine `json:"lines"`
+	At    time.Time      `json:"at"`
+}
+
+// ReturnTotal is what the holder must pay back in all. Lines are bounded by the budget, so the sum fits.
+func (c *Closeout) ReturnTotal() Money {
+	var t Money
+	for _, l := range c.Lines {
+		t += l.ReturnØre
+	}
+	return t
+}
+
+// ReturnID is the ID of the receivable for source's return of initiative's money.
+func ReturnID(initiativeID, sourceID string) string {
+	return "ret-" + initiativeID + "-" + sourceID
+}
+
+// paidBySource sums the paid tranches per source, bounded like paidSum.
+func (in *Initiative) paidBySource() (map[string]Money, error) {
+	out := map[string]Money{}
+	for _, m := range in.Milestones {
+		if m.TrancheStatus != TranchePaid {
+			continue
+		}
+		for _, l := range m.Tranche {
+			s := out[l.SourceID] + l.AmountØre
+			if !l.AmountØre.InRange() || !s.InRange() {
+				return nil, fmt.Errorf("paid from %s is out of range", l.SourceID)
+			}
+			out[l.SourceID] = s
+		}
+	}
+	return out, nil
+}
+
+// checkSpend checks an evaluation's final spend per source: sources of the budget, each once, each from 0 up to
+// what was paid from it, and every source something was paid from stated.
+func checkSpend(ps *problems, in *Initiative, spend []SourceAmount) {
+	if len(spend) == 0 {
+		return
+	}
+	paid, err := in.paidBySource()
+	if err != nil {
+		ps.add("spend", "invalid_state", "Indsatsens udbetalinger kan ikke opgøres. Kontakt sekretariatet.")
+		return
+	}
+	inBudget := map[string]bool{}
+	for _, l := range in.Proposal.Budget {
+		inBudget[l.SourceID] = true
+	}
+	seen := map[string]bool{}
+	for i, l := range spend {
+		f := fmt.Sprintf("spend[%d]", i)
+		switch {
+		case !inBudget[l.SourceID]:
+			ps.add(f+".source_id", "unknown", "Indsatsens budget har ingen finansieringskilde %q.", short(l.SourceID))
+		case seen[l.SourceID]:
+			ps.add(f+".source_id", "duplicate", "Forbruget fra %q er angivet to gange.", l.SourceID)
+		case l.AmountØre < 0:
+			ps.add(f+".amount_ore", "negative", "Forbruget må ikke være negativt.")
+		case l.AmountØre > paid[l.SourceID]:
+			ps.add(f+".amount_ore", "exceeds_paid", "Forbruget fra %s på %s er mere end de %s, der er udbetalt fra kilden.",
+				l.SourceID, l.AmountØre, paid[l.SourceID])
+		}
+		seen[l.SourceID] = true
+	}
+	for _, l := range in.Proposal.Budget {
+		if !seen[l.SourceID] && paid[l.SourceID] > 0 {
+			ps.add("spend", "source_missing", "Forbruget fra %s mangler (der er udbetalt %s).", l.SourceID, paid[l.SourceID])
+		}
+	}
+}
+
+// ComputeCloseout settles in's money as of its evaluation (see the top of this file). The evaluation must be
+// submitted; a released, unpaid tranche is an error.
+func ComputeCloseout(in *Initiative) ([]CloseoutLine, error) {
+	if in.Evaluation == nil {
+		return nil, Refuse(CodeConflict, "Evalueringen er ikke indsendt endnu.")
+	}
+	for _, m := range in.Milestones {
+		if m.TrancheStatus == TrancheReleased {
+			return nil, Refuse(CodeConflict, "Raten for milepæl %d er frigivet, men ikke udbetalt. Indsatsen kan afsluttes, "+
+				"når økonomi har bekræftet udbetalingen.", m.No)
+		}
+	}
+	paid, err := in.paidBySource()
+	if err != nil {
+		return nil, Refuse(CodeConflict, "Indsatsens udbetalinger kan ikke opgøres. Kontakt sekretariatet.")
+	}
+	spent := map[string]Money{}
+	stated := len(in.Evaluation.Spend) > 0
+	for _, l := range in.Evaluation.Spend {
+		spent[l.SourceID] = l.AmountØre
+	}
+	budget := map[string]Money{}
+	for _, l := range in.Proposal.Budget {
+		budget[l.SourceID] += l.AmountØre // bounded: the budget was checked at submission
+	}
+	ids := make([]string, 0, len(budget))
+	for id := range budget {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, strings.Compare)
+	var out []CloseoutLine
+	for _, id := range ids {
+		p := paid[id]
+		s := p
+		if stated {
+			s = spent[id]
+		}
+		if s < 0 || s > p {
+			return nil, Refuse(CodeValidation, "Forbruget fra %s på %s ligger ikke mellem 0 og de udbetalte %s.", id, s, p)
+		}
+		if p > budget[id] {
+			return nil, Refuse(CodeConflict, "Der er udbetalt %s fra %s, mere end budgettets %s. Kontakt sekretariatet.",
+				p, id, budget[id])
+		}
+		out = append(out, CloseoutLine{SourceID: id, PaidØre: p, SpentØre: s, ReturnØre: p - s,
+			UnreservedØre: budget[id] - p})
+	}
+	return out, nil
+}

@@ -1,0 +1,101 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/store"
+)
+
+// Returns (tilbagebetalinger): after close-out, money paid out and not spent is a receivable from the initiative's
+// holder (domain.Closeout). Every plan member reads them; finance or admin marks one received with the bank's
+// reference, which books the refund that makes the money available again.
+
+// ReturnsStore is what the return functions need of the store (implemented by *store.Store).
+type ReturnsStore interface {
+	ListReturns(ctx context.Context, planID, status string) ([]store.Return, error)
+	GetReturn(ctx context.Context, id string) (store.Return, error)
+	ReceiveReturn(ctx context.Context, id, reference string, actor domain.Actor, at time.Time) (store.Return, error)
+}
+
+var errNoReturnsStore = errors.New("service: the store keeps no returns")
+
+func (s *Service) returnsStore() (ReturnsStore, error) {
+	rs, ok := s.st.(ReturnsStore)
+	if !ok {
+		return nil, errNoReturnsStore
+	}
+	return rs, nil
+}
+
+// MayReceiveReturns says whether p may mark the plan's returns received: finance or admin.
+func MayReceiveReturns(p store.Principal, planID string) error {
+	role, err := PlanRole(p, planID)
+	if err != nil {
+		return err
+	}
+	return RequireRole(role, "registrere en tilbagebetaling som modtaget", domain.RoleFinance, domain.RoleAdmin)
+}
+
+func returnNotFound() error {
+	return domain.Refuse(domain.CodeNotFound, "Tilbagebetalingen findes ikke.")
+}
+
+// Returns lists the plan's returns ("" all, "open" or "received"); any plan member.
+func (s *Service) Returns(ctx context.Context, p store.Principal, planID, status string) ([]store.Return, error) {
+	if _, err := PlanRole(p, planID); err != nil {
+		return nil, err
+	}
+	status = strings.TrimSpace(status)
+	if status != "" && status != store.ReturnOpen && status != store.ReturnReceived {
+		return nil, &domain.RuleError{Code: domain.CodeValidation, Message: "Ukendt status.",
+			Problems: []domain.FieldProblem{{Field: "status", Code: "unknown", Message: "Status skal være open eller received."}}}
+	}
+	rs, err := s.returnsStore()
+	if err != nil {
+		return nil, err
+	}
+	out, err := rs.ListReturns(ctx, planID, status)
+	if err != nil {
+		return nil, planErr(err, planID, "returns")
+	}
+	return out, nil
+}
+
+// ReceiveReturn marks a return received with the bank's reference (finance or admin of its plan). Repeating it
+// with the same reference answers the same return; another reference is refused.
+func (s *Service) ReceiveReturn(ctx context.Context, p store.Principal, id, reference string) (store.Return, error) {
+	rs, err := s.returnsStore()
+	if err != nil {
+		return store.Return{}, err
+	}
+	r, err := rs.GetReturn(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Return{}, returnNotFound()
+	}
+	if err != nil {
+		return store.Return{}, err
+	}
+	if _, ok := p.Roles[r.PlanID]; !ok {
+		return store.Return{}, returnNotFound() // another plan's return is not there for p
+	}
+	if err := MayReceiveReturns(p, r.PlanID); err != nil {
+		return store.Return{}, err
+	}
+	reference = strings.TrimSpace(reference)
+	if reference == "" || len([]rune(reference)) > 100 {
+		return store.Return{}, &domain.RuleError{Code: domain.CodeValidation, Message: "Tilbagebetalingen kan ikke registreres.",
+			Problems: []domain.FieldProblem{{Field: "reference", Code: "required",
+				Message: "Skriv bankens reference for indbetalingen (højst 100 tegn)."}}}
+	}
+	out, err := rs.ReceiveReturn(ctx, id, reference, actor(p, p.Roles[r.PlanID]), time.Now())
+	if err != nil {
+		return store.Return{}, err
+	}
+	s.log.InfoContext(ctx, "return received", "plan_id", r.PlanID, "return_id", id, "amount_ore", r.AmountØre,
+		"user_id", p.UserID)
+	return out, nil
+}
