@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/helhedsplan/helhedsplan/domain"
-	"github.com/helhedsplan/helhedsplan/payfile"
 	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 )
@@ -227,32 +226,14 @@ func (s *server) getBudgetCSV(c echo.Context) error {
 
 // getBudgetXLSX is budget.csv as a workbook (payfile.BudgetXLSX): the same rows, the amounts as numbers.
 func (s *server) getBudgetXLSX(c echo.Context) error {
-	ctx, p, planID := c.Request().Context(), principalOf(c), c.Param("planID")
-	cells, err := s.svc.BudgetCells(ctx, p, planID)
-	if err != nil {
-		return err
-	}
-	plan, _, err := s.svc.Plan(ctx, p, planID)
-	if err != nil {
-		return err
-	}
-	b, err := payfile.BudgetXLSX(payfile.BudgetRows(plan, budgetCells(cells)))
+	planID := c.Param("planID")
+	b, err := s.svc.BudgetXLSX(c.Request().Context(), principalOf(c), planID)
 	if err != nil {
 		return err
 	}
 	name := "budget-" + planID + "-" + time.Now().In(domain.Copenhagen).Format("2006-01-02") + ".xlsx"
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	return c.Blob(http.StatusOK, XLSXContentType, b)
-}
-
-// budgetCells converts the store's budget cells to the workbook's.
-func budgetCells(cells []store.BudgetCell) []payfile.BudgetCell {
-	out := make([]payfile.BudgetCell, len(cells))
-	for i, c := range cells {
-		out[i] = payfile.BudgetCell{SourceID: c.SourceID, DelaftaleID: c.DelaftaleID, Year: c.Year,
-			ReleasedØre: c.ReleasedØre, PaidØre: c.PaidØre}
-	}
-	return out
 }
 
 func (s *server) putDelaftaleFrame(c echo.Context) error {

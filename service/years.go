@@ -6,11 +6,11 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
+	"github.com/helhedsplan/helhedsplan/payfile"
 	"github.com/helhedsplan/helhedsplan/store"
 )
 
@@ -169,6 +169,30 @@ var BudgetCSVHeader = []string{"År", "Finansieringskilde", "Kilde-id", "Delafta
 // sources, delaftaler and years is a row (zeros included), so the sheet pivots without gaps; a year outside the
 // plan with a release in it is added. Any member of the plan may download it.
 func (s *Service) BudgetCSV(ctx context.Context, p store.Principal, planID string) ([]byte, error) {
+	rows, err := s.BudgetRows(ctx, p, planID)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.WriteString("\uFEFF")
+	w := csv.NewWriter(&buf)
+	w.Comma = ';'
+	w.UseCRLF = true
+	_ = w.Write(BudgetCSVHeader)
+	for _, r := range rows {
+		_ = w.Write([]string{strconv.Itoa(r.Year), csvText(r.SourceName), r.SourceID, csvText(r.DelaftaleName),
+			r.DelaftaleID, csvAmount(r.ReleasedØre), csvAmount(r.PaidØre), csvAmount(r.UnpaidØre())})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return nil, fmt.Errorf("budget csv of %s: %w", planID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// BudgetRows is the budget by year × source × delaftale as the CSV and the workbook lay it out
+// (payfile.BudgetRows): every combination, zeros included. Any member of the plan may read it.
+func (s *Service) BudgetRows(ctx context.Context, p store.Principal, planID string) ([]payfile.BudgetRow, error) {
 	cells, err := s.BudgetCells(ctx, p, planID)
 	if err != nil {
 		return nil, err
@@ -177,39 +201,21 @@ func (s *Service) BudgetCSV(ctx context.Context, p store.Principal, planID strin
 	if err != nil {
 		return nil, planErr(err, planID, "plan")
 	}
-	years := domain.PlanYears(plan.PeriodStart, plan.PeriodEnd)
-	type key struct {
-		src, del string
-		year     int
+	in := make([]payfile.BudgetCell, len(cells))
+	for i, c := range cells {
+		in[i] = payfile.BudgetCell{SourceID: c.SourceID, DelaftaleID: c.DelaftaleID, Year: c.Year,
+			ReleasedØre: c.ReleasedØre, PaidØre: c.PaidØre}
 	}
-	at := map[key]store.BudgetCell{}
-	for _, c := range cells {
-		at[key{c.SourceID, c.DelaftaleID, c.Year}] = c
-		if !slices.Contains(years, c.Year) {
-			years = append(years, c.Year)
-		}
+	return payfile.BudgetRows(plan, in), nil
+}
+
+// BudgetXLSX is the budget CSV's rows as a workbook (payfile.BudgetXLSX): the amounts as numbers in kroner.
+func (s *Service) BudgetXLSX(ctx context.Context, p store.Principal, planID string) ([]byte, error) {
+	rows, err := s.BudgetRows(ctx, p, planID)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(years)
-	var buf bytes.Buffer
-	buf.WriteString("\uFEFF")
-	w := csv.NewWriter(&buf)
-	w.Comma = ';'
-	w.UseCRLF = true
-	_ = w.Write(BudgetCSVHeader)
-	for _, y := range years {
-		for _, src := range plan.FundingSources {
-			for _, d := range plan.Delaftaler {
-				c := at[key{src.ID, d.ID, y}]
-				_ = w.Write([]string{strconv.Itoa(y), csvText(src.Name), src.ID, csvText(d.Name), d.ID,
-					csvAmount(c.ReleasedØre), csvAmount(c.PaidØre), csvAmount(c.ReleasedØre - c.PaidØre)})
-			}
-		}
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return nil, fmt.Errorf("budget csv of %s: %w", planID, err)
-	}
-	return buf.Bytes(), nil
+	return payfile.BudgetXLSX(rows)
 }
 
 // csvAmount is kroner with a decimal comma and two decimals, no thousands separator ("1234567,50").

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
-	"github.com/helhedsplan/helhedsplan/payfile"
 	"github.com/helhedsplan/helhedsplan/service"
 	"github.com/helhedsplan/helhedsplan/store"
 )
@@ -330,17 +329,7 @@ func (w *Web) budgetCSV(rw http.ResponseWriter, r *http.Request, v *viewer) {
 
 // budgetXLSX downloads the budget CSV's rows as a workbook (payfile.BudgetXLSX, the API's budget.xlsx).
 func (w *Web) budgetXLSX(rw http.ResponseWriter, r *http.Request, v *viewer) {
-	cells, err := w.svc.BudgetCells(r.Context(), v.Principal, v.Plan.ID)
-	if err != nil {
-		w.boardFailed(rw, r, v, err)
-		return
-	}
-	in := make([]payfile.BudgetCell, len(cells))
-	for i, c := range cells {
-		in[i] = payfile.BudgetCell{SourceID: c.SourceID, DelaftaleID: c.DelaftaleID, Year: c.Year,
-			ReleasedØre: c.ReleasedØre, PaidØre: c.PaidØre}
-	}
-	b, err := payfile.BudgetXLSX(payfile.BudgetRows(v.Plan, in))
+	b, err := w.svc.BudgetXLSX(r.Context(), v.Principal, v.Plan.ID)
 	if err != nil {
 		w.boardFailed(rw, r, v, err)
 		return
