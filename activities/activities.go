@@ -145,6 +145,10 @@ func stepName(s store.Step) string {
 		return s.Release.DisbursementID + "/release"
 	case s.Pay != nil:
 		return s.Pay.DisbursementID + "/pay"
+	case s.Cancel != nil:
+		return s.Cancel.InitiativeID + "/cancel"
+	case s.Closeout != nil:
+		return s.Closeout.InitiativeID + "/closeout"
 	}
 	return ""
 }

@@ -18,7 +18,7 @@ import (
 //	Tilbagebetalingskrav (raised)    return_ore of the close-out lines of initiatives closed in Y;
 //	Tilbagebetalt (returned)         returns received in Y (each has a 'refund' ledger entry of the same amount);
 //	Ikke forbrugt (unspent)          at 31.12.Y: paid - spent - returns raised, all cumulative up to the end of Y:
-//	                                 what open initiatives hold and have not yet accounted for;
+//	                                 what initiatives not closed out (running or cancelled) hold unaccounted for;
 //	Tilgodehavende (receivable)      at 31.12.Y: returns raised - returned, cumulative up to the end of Y;
 //	Nettobidrag (net contributed)    paid + in kind - returned, in Y.
 
@@ -178,7 +178,7 @@ var AnnualFigureDefs = []AnnualFigureDef{
 	{"returned_ore", "Tilbagebetalt", "Returned", "Tilbagebetalinger modtaget i året.",
 		func(f AnnualFigures) Money { return f.ReturnedØre }},
 	{"unspent_ore", "Ikke forbrugt ved årets udgang", "Unspent at year end",
-		"Pr. 31.12.: udbetalt i alt minus forbrug og tilbagebetalingskrav i alt, dvs. penge hos indsatser, der ikke er afsluttet.",
+		"Pr. 31.12.: udbetalt i alt minus forbrug og tilbagebetalingskrav i alt, dvs. penge hos indsatser, der ikke er gjort op ved en afslutning: igangværende og annullerede indsatser (det udbetalte til en annulleret indsats er ikke opgjort).",
 		func(f AnnualFigures) Money { return f.UnspentØre }},
 	{"receivable_ore", "Tilgodehavende ved årets udgang", "Receivable at year end",
 		"Pr. 31.12.: tilbagebetalingskrav i alt minus tilbagebetalt i alt.",

@@ -57,7 +57,8 @@ func (l *loseFirstAnswers) AfterStep(_ context.Context, s store.Step) error {
 func stepKey(s store.Step) string {
 	var trs []store.Transition
 	trs = append(trs, s.Transitions...)
-	for _, t := range []*store.Transition{transitionOf(s.Reserve), transitionOf(s.Release), transitionOf(s.Pay)} {
+	for _, t := range []*store.Transition{transitionOf(s.Reserve), transitionOf(s.Release), transitionOf(s.Pay),
+		transitionOf(s.Cancel), transitionOf(s.Closeout)} {
 		if t != nil {
 			trs = append(trs, *t)
 		}
@@ -82,6 +83,14 @@ func transitionOf(in any) *store.Transition {
 			return &v.Transition
 		}
 	case *store.PayInput:
+		if v != nil {
+			return &v.Transition
+		}
+	case *store.CancelInput:
+		if v != nil {
+			return &v.Transition
+		}
+	case *store.CloseoutInput:
 		if v != nil {
 			return &v.Transition
 		}

@@ -240,17 +240,18 @@ func (s *Store) ReceiveReturn(ctx context.Context, id, reference string, actor d
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		const qLock = `
-			SELECT id, plan_id, initiative_id, delaftale_id, source_id, amount_ore, status, reference
+			SELECT id, plan_id, initiative_id, delaftale_id, source_id, amount_ore, status, reference, created_at
 			FROM initiative_returns WHERE id = $1 FOR UPDATE`
 		var r struct {
-			ID           string  `db:"id"`
-			PlanID       string  `db:"plan_id"`
-			InitiativeID string  `db:"initiative_id"`
-			DelaftaleID  string  `db:"delaftale_id"`
-			SourceID     string  `db:"source_id"`
-			AmountØre    int64   `db:"amount_ore"`
-			Status       string  `db:"status"`
-			Reference    *string `db:"reference"`
+			CreatedAt    time.Time `db:"created_at"`
+			ID           string    `db:"id"`
+			PlanID       string    `db:"plan_id"`
+			InitiativeID string    `db:"initiative_id"`
+			DelaftaleID  string    `db:"delaftale_id"`
+			SourceID     string    `db:"source_id"`
+			AmountØre    int64     `db:"amount_ore"`
+			Status       string    `db:"status"`
+			Reference    *string   `db:"reference"`
 		}
 		if err := tx.GetContext(ctx, &r, qLock, id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -264,6 +265,10 @@ func (s *Store) ReceiveReturn(ctx context.Context, id, reference string, actor d
 			}
 			return domain.Refuse(domain.CodeConflict, "Tilbagebetalingen er allerede registreret som modtaget med referencen %q.",
 				deref(r.Reference))
+		}
+		if eventTime(at).Before(r.CreatedAt) {
+			return fmt.Errorf("receive return %s at %s: before it was raised (%s)", id, at.UTC().Format(time.RFC3339),
+				r.CreatedAt.UTC().Format(time.RFC3339))
 		}
 		const qUpdate = `
 			UPDATE initiative_returns SET status = 'received', received_at = $2, received_by = $3, reference = $4

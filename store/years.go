@@ -382,11 +382,11 @@ func budgetCells(ctx context.Context, q sqlx.QueryerContext, planID string) ([]B
 	const qc = `
 		SELECT l.source_id, d.delaftale_id,
 		       extract(year FROM d.released_at AT TIME ZONE 'Europe/Copenhagen')::int AS year,
-		       COALESCE(sum(l.amount_ore) FILTER (WHERE d.status <> 'withdrawn'), 0)::bigint AS released_ore,
+		       sum(l.amount_ore)::bigint AS released_ore,
 		       COALESCE(sum(l.amount_ore) FILTER (WHERE d.status = 'paid'), 0)::bigint AS paid_ore
 		FROM disbursements d
 		JOIN disbursement_lines l ON l.disbursement_id = d.id
-		WHERE d.plan_id = $1
+		WHERE d.plan_id = $1 AND d.status <> 'withdrawn'
 		GROUP BY 1, 2, 3
 		ORDER BY 1, 2, 3`
 	var cells []BudgetCell

@@ -5,14 +5,20 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/web"
 )
 
-// The plan ran 2021-2025 and the tests run after 30.06.2026: every statement is overdue and releases are held.
+// The plan ran 2021-2025 and the tests run after 30.06.2026: every statement is overdue, and releases are held
+// for a year the plan moved money in (the fixtures release a tranche in 2021).
 
 func TestAnnualPagesReadOnlyForMembers(t *testing.T) {
 	a := newApp(t, web.Config{DevSignIn: true})
+	// Money moved in 2021, so 2021 owes a statement; it is overdue and not filed: releases are held.
+	funded(t, a.st, "aar-2021", "Lektiecafé i Ringparken", time.Date(2021, 3, 1, 8, 0, 0, 0, time.UTC),
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(100_000))}, release: true})
 	b := a.browser()
 	b.signInAs("og-mette")
 	p := b.get("/planen/aarsregnskab")
@@ -53,6 +59,8 @@ func TestAnnualPagesReadOnlyForMembers(t *testing.T) {
 
 func TestAnnualDeclareFileAndSettingsThroughThePages(t *testing.T) {
 	a := newApp(t, web.Config{DevSignIn: true})
+	funded(t, a.st, "aar-2021", "Lektiecafé i Ringparken", time.Date(2021, 3, 1, 8, 0, 0, 0, time.UTC),
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(100_000))}, release: true})
 	b := a.browser()
 	b.signInAs("adm-karen")
 	const yearPath = "/planen/aarsregnskab/2024"

@@ -13,6 +13,7 @@ import (
 func TestMoneyPagesInABrowser(t *testing.T) {
 	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
 	financeFixture(t, a.st)
+	closedOut(t, a.st)
 	b := browsertest.Start(t, browsertest.WithBaseURL(a.srv.URL))
 	signIn := func(name string) *browsertest.Tab {
 		tab := b.NewTab()
@@ -25,6 +26,10 @@ func TestMoneyPagesInABrowser(t *testing.T) {
 		{"Karen Iversen", "/oekonomi/naturalydelser", "Naturalydelser", "naturalydelser"},
 		{"Peter Holm", "/oekonomi/kontoudtog", "Kontoudtog", "kontoudtog"},
 		{"Peter Holm", "/oekonomi", "Økonomi", "oekonomi"},
+		{"Peter Holm", "/oekonomi/tilbagebetalinger", "Tilbagebetalinger", "tilbagebetalinger"},
+		{"Peter Holm", "/indsatser/afsluttet", "Jobcafé i Vestervang", "afsluttet-indsats"},
+		{"Karen Iversen", "/planen/aarsregnskab", "Årsregnskab til Landsbyggefonden", "aarsregnskab"},
+		{"Karen Iversen", "/planen/aarsregnskab/2023", "Årsregnskab 2023", "aarsregnskab-2023"},
 	} {
 		tab := signIn(p.who)
 		tab.Visit(p.path)

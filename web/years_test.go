@@ -82,16 +82,18 @@ func TestChangeTheSplitThroughThePage(t *testing.T) {
 	}
 	mustContain(t, p, `href="#aar-lbf"`, `id="aar-lbf-fejl"`, "giver i alt 13.709.001,00 kr.", `value="2.741.801"`)
 
-	// A valid change: LBF's 2021 moved to 2022; the other sources are unchanged and stay version 1.
+	// A valid change: LBF's 2021 moved to 2022. The other sources' amounts are unchanged, but saving the form
+	// records that admin decided the seed's placeholder split: version 2, and from now on it binds approvals.
 	p = b.post("/planen/aarsfordeling", splitForm(csrf, nil, map[string]string{"lbf_2021": "0", "lbf_2022": "5.483.600"}))
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/planen/aarsfordeling" {
 		t.Fatalf("change: %d %q\n%s", p.status, p.header.Get("Location"), p.body)
 	}
 	p = b.get("/planen/aarsfordeling")
-	mustContain(t, p, "Årsfordelingen er gemt.", `name="version_lbf" value="2"`, `name="version_viborg-kommune" value="1"`,
+	mustContain(t, p, "Årsfordelingen er gemt.", `name="version_lbf" value="2"`, `name="version_viborg-kommune" value="2"`,
 		`name="beloeb_lbf_2022" value="5.483.600"`, "Karen Iversen", "Forskudt efter aftale med LBF")
 	c, err := a.st.Commitments(context.Background(), planID)
-	if err != nil || c.Sources[0].Years[1].AmountØre != 548_360_000 || c.Sources[1].Version != 1 {
+	if err != nil || c.Sources[0].Years[1].AmountØre != 548_360_000 || c.Sources[1].Version != 2 ||
+		c.Sources[1].ChangedBy != "adm-karen" {
 		t.Fatalf("stored = %+v, %v", c, err)
 	}
 
