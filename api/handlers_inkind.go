@@ -85,7 +85,7 @@ func (s *server) registerInKindContribution(c echo.Context) error {
 	}
 	out, err := s.svc.RegisterInKind(c.Request().Context(), principalOf(c), c.Param("id"), domain.InKind{
 		SourceID: b.SourceID, MilestoneNo: b.MilestoneNo, Description: b.Description, Hours: b.Hours,
-		RateØre: b.RateOre, ValueØre: b.ValueOre})
+		RateØre: b.RateOre, ValueØre: b.ValueOre, RequestKey: idem(c).Key()})
 	if err != nil {
 		return err
 	}

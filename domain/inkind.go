@@ -59,6 +59,9 @@ type InKind struct {
 	RateØre     *Money
 	ValueØre    *Money
 	Description string
+	// RequestKey names the request that registers it (service.Idem.Key): the same key registers one contribution,
+	// however often it is sent. Empty: no key.
+	RequestKey string
 }
 
 // MulMoney returns n × rate, or false when the product does not fit in int64 or an operand is negative.

@@ -34,6 +34,15 @@ func NewIdem(userID, key string, request []byte) Idem {
 	return Idem{userID: userID, digest: hex.EncodeToString(h.Sum(nil)[:16])}
 }
 
+// Key is the request's key for what the store deduplicates by itself (an in-kind registration): "<user>/<digest>",
+// or "" for the zero Idem.
+func (k Idem) Key() string {
+	if !k.Keyed() {
+		return ""
+	}
+	return k.userID + "/" + k.digest
+}
+
 // Keyed reports whether the Idem names a request (is not the zero Idem).
 func (k Idem) Keyed() bool { return k.digest != "" }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,8 +135,9 @@ func (s *Store) RegisterInKind(ctx context.Context, initiativeID string, in doma
 		}
 		const qIns = `
 			INSERT INTO inkind_contributions (plan_id, initiative_id, milestone_no, source_id, description, hours,
-			                                  rate_ore, value_ore, registered_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			                                  rate_ore, value_ore, registered_by, request_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, ''))
+			ON CONFLICT (request_key) WHERE request_key IS NOT NULL DO NOTHING
 			RETURNING id`
 		var rate *int64
 		if in.RateØre != nil && in.Hours != nil {
@@ -146,8 +148,14 @@ func (s *Store) RegisterInKind(ctx context.Context, initiativeID string, in doma
 		if rate == nil {
 			hours = nil
 		}
-		return translate(tx.GetContext(ctx, &id, qIns, row.PlanID, initiativeID, in.MilestoneNo, in.SourceID,
-			strings.TrimSpace(in.Description), hours, rate, int64(value), actor.UserID), "register in-kind on %s", initiativeID)
+		err = tx.GetContext(ctx, &id, qIns, row.PlanID, initiativeID, in.MilestoneNo, in.SourceID,
+			strings.TrimSpace(in.Description), hours, rate, int64(value), actor.UserID, in.RequestKey)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Registered before under the same key (the key binds user and content): answer that registration.
+			const qSame = `SELECT id FROM inkind_contributions WHERE request_key = $1 AND initiative_id = $2`
+			return translate(tx.GetContext(ctx, &id, qSame, in.RequestKey, initiativeID), "register in-kind on %s: earlier registration", initiativeID)
+		}
+		return translate(err, "register in-kind on %s", initiativeID)
 	})
 	if err != nil {
 		return InKindContribution{}, err

@@ -158,3 +158,45 @@ func TestInKindStatusesSegregationAndAppendOnly(t *testing.T) {
 		t.Errorf("description %q", got.Description)
 	}
 }
+
+// A registration sent twice with the same request key — also at the same moment — registers one contribution.
+func TestInKindRegistrationWithAKeyRegistersOnce(t *testing.T) {
+	t.Parallel()
+	s := dbtest.New(t)
+	ctx := ctxT(t)
+	in := submit(t, s, "naturalie", budgetOf("naturalie", "beskaeftigelse", kr(200_000), kr(100_000)))
+	if err := s.Reserve(ctx, approveInput(t, in)); err != nil {
+		t.Fatal(err)
+	}
+	k := domain.InKind{SourceID: "viborg-kommune", MilestoneNo: 1, ValueØre: mp(kr(5_000)), Description: "Lokaler",
+		RequestKey: "og-mette/3f2a"}
+	ids := make([]int64, 3)
+	errs := parallel(
+		func() error { c, err := s.RegisterInKind(ctx, in.ID, k, mette); ids[0] = c.ID; return err },
+		func() error { c, err := s.RegisterInKind(ctx, in.ID, k, mette); ids[1] = c.ID; return err },
+	)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := s.RegisterInKind(ctx, in.ID, k, mette)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids[2] = c.ID
+	if ids[0] != ids[1] || ids[1] != ids[2] {
+		t.Fatalf("ids %v, want one contribution", ids)
+	}
+	if n := count(t, s, `SELECT count(*) FROM inkind_contributions WHERE initiative_id = 'naturalie'`); n != 1 {
+		t.Fatalf("%d contributions, want 1", n)
+	}
+	// Without a key, or with another, it is another registration.
+	k.RequestKey = ""
+	if _, err := s.RegisterInKind(ctx, in.ID, k, mette); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM inkind_contributions WHERE initiative_id = 'naturalie'`); n != 2 {
+		t.Fatalf("%d contributions, want 2", n)
+	}
+}

@@ -178,6 +178,7 @@ func (w *Web) registerInKindForm(rw http.ResponseWriter, r *http.Request, v *vie
 	}
 	k, vals, errs := readInKindForm(r)
 	if len(errs) == 0 {
+		k.RequestKey = formIdem(v.Principal, r).Key() // a double click registers once
 		_, err = w.svc.RegisterInKind(r.Context(), v.Principal, id, k)
 	}
 	var re *domain.RuleError

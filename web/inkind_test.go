@@ -102,3 +102,22 @@ func TestInKindPages(t *testing.T) {
 		t.Fatalf("plan page:\n%s", table)
 	}
 }
+
+// The registration form sent twice (a double click) registers once: its form key is the request's key.
+func TestInKindFormSentTwiceRegistersOnce(t *testing.T) {
+	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
+	financeFixture(t, a.st)
+	mette := a.browser()
+	mette.signInAs("og-mette")
+	values := mette.formValues("/indsatser/lektiecafe", "inkind-form", url.Values{"kilde": {"viborg-kommune"},
+		"milepael": {"2"}, "vaerdi": {"7.500"}, "beskrivelse": {"Mødelokaler i beboerhuset"}})
+	for i := 0; i < 2; i++ {
+		if p := mette.post("/indsatser/lektiecafe/naturalydelser", values); p.status != http.StatusSeeOther {
+			t.Fatalf("post %d: status %d\n%s", i+1, p.status, p.body)
+		}
+	}
+	panel := section(t, mette.get("/indsatser/lektiecafe"), "naturalydelser")
+	if n := strings.Count(panel, "Mødelokaler i beboerhuset"); n != 1 {
+		t.Fatalf("the contribution is listed %d times, want once:\n%s", n, panel)
+	}
+}
