@@ -45,13 +45,17 @@ type returnOut struct {
 	ReceivedBy      *string    `json:"received_by"`
 	ReceivedByName  string     `json:"received_by_name"`
 	Reference       *string    `json:"reference"`
+	// PaymentReference is what the holder pays back with; a bank statement's incoming payment with it and the
+	// amount registers the return received.
+	PaymentReference string `json:"payment_reference"`
 }
 
 func returnToOut(r store.Return) returnOut {
 	out := returnOut{ID: r.ID, PlanID: r.PlanID, InitiativeID: r.InitiativeID, InitiativeTitle: r.InitiativeTitle,
 		DelaftaleID: r.DelaftaleID, SourceID: r.SourceID, SourceName: r.SourceName, AmountOre: r.AmountØre,
 		Amount: domain.Money(r.AmountØre).String(), Status: r.Status, CreatedAt: r.CreatedAt,
-		ReceivedAt: r.ReceivedAt, ReceivedBy: r.ReceivedBy, Reference: r.Reference}
+		ReceivedAt: r.ReceivedAt, ReceivedBy: r.ReceivedBy, Reference: r.Reference,
+		PaymentReference: domain.ReturnReference(r.ID)}
 	if r.ReceivedByName != nil {
 		out.ReceivedByName = *r.ReceivedByName
 	}

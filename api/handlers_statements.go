@@ -65,6 +65,7 @@ type statementEntryOut struct {
 	BookingDate    string  `json:"booking_date"`
 	Outcome        string  `json:"outcome"`
 	DisbursementID *string `json:"disbursement_id"`
+	ReturnID       *string `json:"return_id"`
 	Reference      *string `json:"reference"`
 	ReasonCode     *string `json:"reason_code"`
 	Reason         *string `json:"reason"`
@@ -81,7 +82,7 @@ func statementToOut(st store.BankStatement, entries []store.BankStatementEntry) 
 	for i, e := range entries {
 		o := statementEntryOut{No: e.No, EndToEndID: e.EndToEndID, BankRef: e.BankRef, AmountOre: e.AmountØre,
 			Currency: e.Currency, CreditDebit: e.CreditDebit, BookingDate: e.BookingDate.Format(time.DateOnly),
-			Outcome: e.Outcome, DisbursementID: e.DisbursementID}
+			Outcome: e.Outcome, DisbursementID: e.DisbursementID, ReturnID: e.ReturnID}
 		if e.Reference != "" {
 			o.Reference = &e.Reference
 		}

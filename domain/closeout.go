@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -47,6 +49,14 @@ func (c *Closeout) ReturnTotal() Money {
 // ReturnID is the ID of the receivable for source's return of initiative's money.
 func ReturnID(initiativeID, sourceID string) string {
 	return "ret-" + initiativeID + "-" + sourceID
+}
+
+// ReturnReference is the payment reference the holder pays a return back with: "TB" and 16 hex digits of the
+// return ID's SHA-256, 18 characters, short enough for an end-to-end reference (35) and a Danish bank's message
+// field. A bank statement's incoming payment with this reference and the return's amount settles it.
+func ReturnReference(returnID string) string {
+	sum := sha256.Sum256([]byte(returnID))
+	return "TB" + strings.ToUpper(hex.EncodeToString(sum[:8]))
 }
 
 // paidBySource sums the paid tranches per source, bounded like paidSum.

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/helhedsplan/helhedsplan/internal/apiclient"
@@ -102,5 +105,114 @@ func TestUnspentMoneyComesBackAsAReturnFinanceReceivesOnce(t *testing.T) {
 		if got, want := *s.AvailableOre, *mid.Sources[i].AvailableOre+1_234_567; got != want {
 			t.Fatalf("LBF available after the return %d, want %d", got, want)
 		}
+	}
+}
+
+// The holder pays the return back with its payment reference; the bank statement that shows the incoming payment
+// registers it received (as of the booking date), once, however often statements with it are read; a payment of
+// another amount is left for hand work.
+func TestAReturnPaidBackIsSettledByTheBankStatement(t *testing.T) {
+	e := newEnv(t, stack.Options{})
+	ctx := context.Background()
+	in, err := e.driver.Propose(ctx, lifecycle.Sample("Tilbagebetales over banken", 1, 40_000_000, 10_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err = e.driver.Act(ctx, in.ID, "/decision", "/decision", e.driver.Tokens.Board, map[string]string{"outcome": "approve"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = e.driver.FinishSpending(ctx, in, 1000, []lifecycle.Amount{
+		{SourceID: "lbf", AmountOre: 40_000_000 - 765_432}, {SourceID: "viborg-kommune", AmountOre: 10_000_000}}); err != nil {
+		t.Fatal(err)
+	}
+	var returns struct {
+		Items []struct {
+			ID               string `json:"id"`
+			AmountOre        int64  `json:"amount_ore"`
+			Status           string `json:"status"`
+			Reference        string `json:"reference"`
+			PaymentReference string `json:"payment_reference"`
+		} `json:"items"`
+	}
+	list := func() {
+		t.Helper()
+		if _, err := e.api.Do(ctx, apiclient.Call{Method: "GET", Path: "/api/v1/plans/viborg-2021-2025/returns",
+			Route: "/api/v1/plans/{planID}/returns", Token: e.s.Tokens["fin-peter"]}, &returns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list()
+	if len(returns.Items) != 1 || returns.Items[0].AmountOre != 765_432 || len(returns.Items[0].PaymentReference) != 18 {
+		t.Fatalf("returns %+v", returns)
+	}
+	ref := returns.Items[0].PaymentReference
+	acct, err := e.st.GetPaymentAccount(ctx, "viborg-2021-2025")
+	if err != nil {
+		t.Fatal(err)
+	}
+	statement := func(no string, entries ...string) []byte {
+		return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>MSG-` + no + `</MsgId><CreDtTm>2026-12-02T18:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>STMT-` + no + `</Id><Acct><Id><IBAN>` + acct.IBAN + `</IBAN></Id></Acct>` + strings.Join(entries, "\n") +
+			`</Stmt></BkToCstmrStmt></Document>`)
+	}
+	credit := func(amount, e2e, bankRef string) string {
+		return `<Ntry><Amt Ccy="DKK">` + amount + `</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-12-01</Dt></BookgDt><AcctSvcrRef>` + bankRef + `</AcctSvcrRef>
+<NtryDtls><TxDtls><Refs><EndToEndId>` + e2e + `</EndToEndId></Refs></TxDtls></NtryDtls></Ntry>`
+	}
+	type entry struct {
+		Outcome    string  `json:"outcome"`
+		ReturnID   *string `json:"return_id"`
+		ReasonCode *string `json:"reason_code"`
+	}
+	var result struct {
+		Matched   int     `json:"matched"`
+		Unmatched int     `json:"unmatched"`
+		Repeat    bool    `json:"repeat"`
+		Entries   []entry `json:"entries"`
+	}
+	upload := func(doc []byte) {
+		t.Helper()
+		status, _, body := e.rawRequest(t, "POST", "/api/v1/finance/statements?plan_id=viborg-2021-2025",
+			e.s.Tokens["fin-peter"], "application/xml", doc)
+		if status != http.StatusOK {
+			t.Fatalf("upload: %d %s", status, body)
+		}
+		result.Entries = nil
+		if err := json.Unmarshal(body, &result); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A payment of another amount is left for hand work and settles nothing.
+	upload(statement("1", credit("7654.31", ref, "IND-1")))
+	if result.Matched != 0 || result.Unmatched != 1 || *result.Entries[0].ReasonCode != "return_amount_differs" {
+		t.Fatalf("wrong amount: %+v", result)
+	}
+	// The right payment, with another unknown credit beside it.
+	doc := statement("2", credit("7654.32", ref, "IND-2"), credit("100.00", "NOTPROVIDED", "IND-3"))
+	upload(doc)
+	if result.Matched != 1 || result.Unmatched != 1 || result.Entries[0].ReturnID == nil || *result.Entries[0].ReturnID != returns.Items[0].ID {
+		t.Fatalf("statement: %+v", result)
+	}
+	list()
+	if returns.Items[0].Status != "received" || returns.Items[0].Reference != "IND-2" {
+		t.Fatalf("return after the statement: %+v", returns.Items[0])
+	}
+	upload(doc)
+	if !result.Repeat {
+		t.Fatalf("the same file again: %+v, want repeat", result)
+	}
+	// Another file with the same payment (the bank's next statement repeats it): matched, nothing booked again.
+	upload(statement("3", credit("7654.32", ref, "IND-2")))
+	if result.Matched != 1 {
+		t.Fatalf("the payment on a later statement: %+v", result)
+	}
+	if n := e.count(`SELECT count(*) FROM ledger_entries WHERE kind = 'refund' AND initiative_id = $1`, in.ID); n != 1 {
+		t.Fatalf("%d refund entries, want 1", n)
+	}
+	if n := e.count(`SELECT count(*) FROM initiative_returns WHERE received_at::date = '2026-12-01'`); n != 1 {
+		t.Fatalf("the return is not received as of the booking date")
 	}
 }

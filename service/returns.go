@@ -19,6 +19,8 @@ type ReturnsStore interface {
 	ListReturns(ctx context.Context, planID, status string) ([]store.Return, error)
 	GetReturn(ctx context.Context, id string) (store.Return, error)
 	ReceiveReturn(ctx context.Context, id, reference string, actor domain.Actor, at time.Time) (store.Return, error)
+	// ReturnByReference finds the plan's return with this payment reference (domain.ReturnReference).
+	ReturnByReference(ctx context.Context, planID, ref string) (store.Return, error)
 }
 
 var errNoReturnsStore = errors.New("service: the store keeps no returns")
@@ -91,11 +93,20 @@ func (s *Service) ReceiveReturn(ctx context.Context, p store.Principal, id, refe
 			Problems: []domain.FieldProblem{{Field: "reference", Code: "required",
 				Message: "Skriv bankens reference for indbetalingen (højst 100 tegn)."}}}
 	}
-	out, err := rs.ReceiveReturn(ctx, id, reference, actor(p, p.Roles[r.PlanID]), time.Now())
+	return s.receiveReturn(ctx, p, rs, r, reference, time.Now())
+}
+
+// receiveReturn registers r received at `at` (not before it was raised) by p, whose right to do so is checked.
+func (s *Service) receiveReturn(ctx context.Context, p store.Principal, rs ReturnsStore, r store.Return, reference string,
+	at time.Time) (store.Return, error) {
+	if at.Before(r.CreatedAt) {
+		at = time.Now()
+	}
+	out, err := rs.ReceiveReturn(ctx, r.ID, reference, actor(p, p.Roles[r.PlanID]), at)
 	if err != nil {
 		return store.Return{}, err
 	}
-	s.log.InfoContext(ctx, "return received", "plan_id", r.PlanID, "return_id", id, "amount_ore", r.AmountØre,
+	s.log.InfoContext(ctx, "return received", "plan_id", r.PlanID, "return_id", r.ID, "amount_ore", r.AmountØre,
 		"user_id", p.UserID)
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/helhedsplan/helhedsplan/domain"
@@ -57,6 +58,9 @@ const (
 	ReasonAmountDiffers    = "amount_differs"    // not the disbursement's total to the øre
 	ReasonAlreadyPaid      = "already_paid"      // confirmed earlier with another reference
 	ReasonRefused          = "refused"           // the workflow refused the confirmation; Reason says why
+	// Incoming payments (credits) that name a return (domain.ReturnReference) but cannot settle it:
+	ReasonReturnAmount   = "return_amount_differs" // not the return's amount to the øre
+	ReasonReturnReceived = "return_received"       // the return was registered received with another reference
 )
 
 // Reconciliation is a statement and the result of each of its transactions, in file order.
@@ -67,6 +71,8 @@ type Reconciliation struct {
 	Repeat bool
 	// Disbursements are the plan's disbursements the entries name, by ID (as they are now).
 	Disbursements map[string]store.Disbursement
+	// Returns are the plan's returns the entries name (incoming payments), by ID (as they are now).
+	Returns map[string]store.Return
 }
 
 // withDisbursements reads the disbursements r's entries name.
@@ -85,6 +91,26 @@ func (s *Service) withDisbursements(ctx context.Context, planID string, r Reconc
 		}
 		if d.PlanID == planID {
 			r.Disbursements[d.ID] = d
+		}
+	}
+	r.Returns = map[string]store.Return{}
+	for _, e := range r.Entries {
+		if e.ReturnID == nil {
+			continue
+		}
+		if _, ok := r.Returns[*e.ReturnID]; ok {
+			continue
+		}
+		rs, err := s.returnsStore()
+		if err != nil {
+			return Reconciliation{}, err
+		}
+		ret, err := rs.GetReturn(ctx, *e.ReturnID)
+		if err != nil {
+			return Reconciliation{}, fmt.Errorf("get return %s of a statement: %w", *e.ReturnID, err)
+		}
+		if ret.PlanID == planID {
+			r.Returns[ret.ID] = ret
 		}
 	}
 	return r, nil
@@ -196,7 +222,10 @@ func (s *Service) reconcileOne(ctx context.Context, p store.Principal, ss Statem
 	}
 	switch {
 	case tx.CreditDebit != payfile.Debit:
-		return unmatched(ReasonCredit, "Indbetaling til kontoen – ikke en udbetaling fra planen.")
+		if tx.Reversal || tx.Status != payfile.StatusBooked || tx.Currency != "DKK" || tx.EndToEndID == "" {
+			return unmatched(ReasonCredit, "Indbetaling til kontoen – ikke en udbetaling fra planen.")
+		}
+		return s.reconcileCredit(ctx, p, planID, tx, e)
 	case tx.Reversal:
 		return unmatched(ReasonReversal, "Banken tilbagefører en tidligere postering; afstem den i hånden.")
 	case tx.Status != payfile.StatusBooked:
@@ -256,6 +285,55 @@ func (s *Service) reconcileOne(ctx context.Context, p store.Principal, ss Statem
 	if _, err := s.ConfirmPayment(ctx, t, ref); err != nil {
 		if errors.As(err, &refusal) {
 			return unmatched(ReasonRefused, "Betalingen kunne ikke bekræftes: %s", refusal.Message)
+		}
+		return e, err
+	}
+	e.Outcome, e.Reference = store.EntryMatched, ref
+	return e, nil
+}
+
+// reconcileCredit settles a return with a booked DKK credit whose end-to-end reference is the return's payment
+// reference and whose amount is the return's: registered received (the same store call as finance's manual
+// registration, so a statement read twice, or a return registered by hand with the same reference, settles it
+// once), as of the booking date. Any other credit is listed for hand work.
+func (s *Service) reconcileCredit(ctx context.Context, p store.Principal, planID string, tx payfile.Transaction,
+	e store.BankStatementEntry) (store.BankStatementEntry, error) {
+	unmatched := func(code, format string, a ...any) (store.BankStatementEntry, error) {
+		e.ReasonCode, e.Reason = code, fmt.Sprintf(format, a...)
+		return e, nil
+	}
+	rs, err := s.returnsStore()
+	if err != nil {
+		return e, err
+	}
+	r, err := rs.ReturnByReference(ctx, planID, tx.EndToEndID)
+	if errors.Is(err, store.ErrNotFound) {
+		return unmatched(ReasonCredit, "Indbetaling til kontoen med referencen %q – ikke en kendt tilbagebetaling.",
+			shortText(tx.EndToEndID))
+	}
+	if err != nil {
+		return e, err
+	}
+	e.ReturnID = &r.ID
+	ref := StatementReference(tx)
+	switch {
+	case domain.Money(tx.AmountØre) != domain.Money(r.AmountØre):
+		return unmatched(ReasonReturnAmount, "Indbetalingen på %s svarer ikke til tilbagebetalingen på %s fra „%s“ (%s).",
+			tx.AmountØre, domain.Money(r.AmountØre), r.InitiativeTitle, r.SourceName)
+	case r.Status == store.ReturnReceived && (r.Reference == nil || *r.Reference != ref):
+		other := ""
+		if r.Reference != nil {
+			other = *r.Reference
+		}
+		return unmatched(ReasonReturnReceived, "Tilbagebetalingen fra „%s“ (%s) er allerede registreret modtaget med "+
+			"referencen „%s“ – mulig dobbelt indbetaling.", r.InitiativeTitle, r.SourceName, other)
+	}
+	bd := tx.BookingDate.Time()
+	booked := time.Date(bd.Year(), bd.Month(), bd.Day(), 12, 0, 0, 0, domain.Copenhagen)
+	if _, err := s.receiveReturn(ctx, p, rs, r, ref, booked); err != nil {
+		var refusal *domain.RuleError
+		if errors.As(err, &refusal) {
+			return unmatched(ReasonRefused, "Tilbagebetalingen kunne ikke registreres: %s", refusal.Message)
 		}
 		return e, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -224,6 +225,21 @@ func (s *Store) GetReturn(ctx context.Context, id string) (Return, error) {
 		return Return{}, translate(err, "return %s", id)
 	}
 	return r, nil
+}
+
+// ReturnByReference finds the plan's return whose payment reference (domain.ReturnReference) is ref;
+// ErrNotFound when none is.
+func (s *Store) ReturnByReference(ctx context.Context, planID, ref string) (Return, error) {
+	list, err := s.ListReturns(ctx, planID, "")
+	if err != nil {
+		return Return{}, err
+	}
+	for _, r := range list {
+		if strings.EqualFold(domain.ReturnReference(r.ID), strings.TrimSpace(ref)) {
+			return r, nil
+		}
+	}
+	return Return{}, fmt.Errorf("return with reference %q in %s: %w", ref, planID, ErrNotFound)
 }
 
 // RefundKey is the idempotency key of the refund entry that books return of initiative's money from source.

@@ -50,7 +50,10 @@ type BankStatementEntry struct {
 	ReasonCode     string    `db:"reason_code"`
 	Reason         string    `db:"reason"` // Danish, for finance
 	DisbursementID *string   `db:"disbursement_id"`
-	Reference      string    `db:"reference"` // the reference the payment was confirmed with (matched)
+	// ReturnID is the return an incoming payment settled (matched credits); a matched entry names a disbursement
+	// or a return, never both.
+	ReturnID  *string `db:"return_id"`
+	Reference string  `db:"reference"` // the reference the payment was confirmed (or the return received) with
 }
 
 // ClaimBankStatement records st as uploaded unless the plan already has a statement with the same file hash, and
@@ -97,9 +100,9 @@ func (s *Store) CompleteBankStatement(ctx context.Context, id string, entries []
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		const qIns = `
 			INSERT INTO bank_statement_entries (statement_id, entry_no, end_to_end_id, bank_ref, amount_ore, currency,
-				credit_debit, booking_date, outcome, reason_code, reason, disbursement_id, reference)
+				credit_debit, booking_date, outcome, reason_code, reason, disbursement_id, return_id, reference)
 			VALUES (:statement_id, :entry_no, :end_to_end_id, :bank_ref, :amount_ore, :currency, :credit_debit,
-				:booking_date, :outcome, :reason_code, :reason, :disbursement_id, :reference)
+				:booking_date, :outcome, :reason_code, :reason, :disbursement_id, :return_id, :reference)
 			ON CONFLICT (statement_id, entry_no) DO NOTHING`
 		for _, e := range entries {
 			if e.StatementID != id {
@@ -132,7 +135,7 @@ func (s *Store) GetBankStatement(ctx context.Context, planID, id string) (BankSt
 	}
 	const qe = `
 		SELECT statement_id, entry_no, end_to_end_id, bank_ref, amount_ore, currency, credit_debit, booking_date,
-			outcome, reason_code, reason, disbursement_id, reference
+			outcome, reason_code, reason, disbursement_id, return_id, reference
 		FROM bank_statement_entries WHERE statement_id = $1 ORDER BY entry_no`
 	entries := []BankStatementEntry{}
 	if err := s.db.SelectContext(ctx, &entries, qe, id); err != nil {

@@ -84,6 +84,8 @@ type returnRow struct {
 	Created  string
 	Received string
 	FieldID  string // the reference field's id
+	// PaymentRef is what the holder pays back with (domain.ReturnReference).
+	PaymentRef string
 }
 
 // returnsView is the page Økonomi › Tilbagebetalinger.
@@ -115,7 +117,7 @@ func (w *Web) renderReturns(rw http.ResponseWriter, r *http.Request, v *viewer, 
 	view.MayReceive = service.MayReceiveReturns(v.Principal, v.Plan.ID) == nil
 	for _, rt := range list {
 		row := returnRow{Return: rt, Amount: domain.Money(rt.AmountØre), Created: formatDateTime(rt.CreatedAt),
-			FieldID: "reference-" + rt.ID}
+			FieldID: "reference-" + rt.ID, PaymentRef: domain.ReturnReference(rt.ID)}
 		if rt.ReceivedAt != nil {
 			row.Received = formatDateTime(*rt.ReceivedAt)
 		}

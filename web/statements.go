@@ -166,6 +166,12 @@ func (w *Web) renderStatements(rw http.ResponseWriter, r *http.Request, v *viewe
 					ev.Milestone = fmt.Sprintf("%d. %s", d.MilestoneNo, d.MilestoneTitle)
 				}
 			}
+			if e.ReturnID != nil {
+				if rt, ok := res.Returns[*e.ReturnID]; ok {
+					ev.InitiativeTitle, ev.InitiativeID = rt.InitiativeTitle, rt.InitiativeID
+					ev.Milestone = "Tilbagebetaling til " + rt.SourceName
+				}
+			}
 			if e.Outcome == store.EntryMatched {
 				result.Matched = append(result.Matched, ev)
 			} else {

@@ -43,7 +43,8 @@ func (w *initiative) complete(ctx workflow.Context, actor domain.Actor, payload 
 	var owed []string
 	for _, l := range lines {
 		if l.ReturnØre > 0 {
-			owed = append(owed, fmt.Sprintf("%s fra %s", l.ReturnØre, l.SourceID))
+			owed = append(owed, fmt.Sprintf("%s fra %s (betalingsreference %s)", l.ReturnØre, l.SourceID,
+				domain.ReturnReference(domain.ReturnID(w.state.ID, l.SourceID))))
 		}
 	}
 	var notify []store.NotifyInput
