@@ -105,6 +105,9 @@ type LedgerReport struct {
 	Disbursements     int
 	Withdrawn         int // disbursements taken back from finance unpaid
 	DisbursementLines int
+	ClosedOut         int         // completed initiatives whose money was settled (close-out lines), whose ledger must say so
+	ReturnsOpen       int         // returns raised at close-out and not yet received
+	Refunds           int         // refund entries: returns received
 	Violations        []Violation // empty when every rule holds
 }
 
@@ -141,7 +144,10 @@ func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 		       (SELECT count(*) FROM ledger_entries WHERE kind = 'withdraw') AS withdrawals,
 		       (SELECT count(*) FROM disbursements)      AS disbursements,
 		       (SELECT count(*) FROM disbursements WHERE status = 'withdrawn') AS withdrawn,
-		       (SELECT count(*) FROM disbursement_lines) AS disbursement_lines`
+		       (SELECT count(*) FROM disbursement_lines) AS disbursement_lines,
+		       (SELECT count(DISTINCT initiative_id) FROM closeout_lines) AS closed_out,
+		       (SELECT count(*) FROM initiative_returns WHERE status = 'open') AS returns_open,
+		       (SELECT count(*) FROM ledger_entries WHERE kind = 'refund') AS refunds`
 	var counts struct {
 		Plans             int `db:"plans"`
 		Initiatives       int `db:"initiatives"`
@@ -152,13 +158,17 @@ func (s *Store) VerifyLedgerReport(ctx context.Context) (LedgerReport, error) {
 		Disbursements     int `db:"disbursements"`
 		Withdrawn         int `db:"withdrawn"`
 		DisbursementLines int `db:"disbursement_lines"`
+		ClosedOut         int `db:"closed_out"`
+		ReturnsOpen       int `db:"returns_open"`
+		Refunds           int `db:"refunds"`
 	}
 	if err := sqlx.GetContext(ctx, tx, &counts, qCounts); err != nil {
 		return LedgerReport{}, translate(err, "verify ledger: counts")
 	}
 	r := LedgerReport{Plans: counts.Plans, Initiatives: counts.Initiatives, Cancelled: counts.Cancelled,
 		Events: counts.Events, Entries: counts.Entries, Withdrawals: counts.Withdrawals,
-		Disbursements: counts.Disbursements, Withdrawn: counts.Withdrawn, DisbursementLines: counts.DisbursementLines}
+		Disbursements: counts.Disbursements, Withdrawn: counts.Withdrawn, DisbursementLines: counts.DisbursementLines,
+		ClosedOut: counts.ClosedOut, ReturnsOpen: counts.ReturnsOpen, Refunds: counts.Refunds}
 
 	checks := []struct {
 		name string

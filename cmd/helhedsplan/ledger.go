@@ -61,6 +61,8 @@ func runLedgerVerify(ctx context.Context, cfg config.Config, log *slog.Logger, s
 		r.Plans, r.Initiatives, r.Events, r.Entries, r.Disbursements, r.DisbursementLines)
 	fmt.Fprintf(stdout, "Annulleringer / cancellations: %d annullerede indsatser, %d tilbageførte posteringer (withdraw), "+
 		"%d udbetalinger trukket tilbage fra økonomi (withdrawn)\n", r.Cancelled, r.Withdrawals, r.Withdrawn)
+	fmt.Fprintf(stdout, "Afslutninger / close-outs: %d indsatser gjort op, %d tilbagebetalinger til opkrævning, "+
+		"%d modtaget (refund)\n", r.ClosedOut, r.ReturnsOpen, r.Refunds)
 	fmt.Fprintf(stdout, "Regler / rules: %s\n", strings.Join(store.LedgerRules(), ", "))
 	log.Info("ledger verified", "initiatives", r.Initiatives, "cancelled", r.Cancelled, "entries", r.Entries,
 		"withdrawals", r.Withdrawals, "disbursements", r.Disbursements, "withdrawn", r.Withdrawn,
