@@ -79,6 +79,10 @@ screenshots:
 	cp artifacts/screenshots/TestBoardVotesFromMitArbejdeThroughThePages/03-lars-har-stemt.png docs/screenshots/afstemning.png
 	cp artifacts/screenshots/TestOverdueStepsShowForTheChairThroughThePages/04-mit-arbejde-hanne.png docs/screenshots/overskredet.png
 	cp artifacts/screenshots/TestChangeRequestFromFormToDecisionThroughThePages/03-aendring-sendt.png docs/screenshots/aendring.png
+	$(GO) test -count=1 -run 'TestMoneyPagesInABrowser|TestPaymentRoundInABrowser' ./web
+	cp artifacts/screenshots/TestPaymentRoundInABrowser/04-kontoudtog-afstemt.png docs/screenshots/kontoudtog-afstemt.png
+	cp artifacts/screenshots/TestMoneyPagesInABrowser/05-tilbagebetalinger.png docs/screenshots/tilbagebetalinger.png
+	cp artifacts/screenshots/TestMoneyPagesInABrowser/08-aarsregnskab-2023.png docs/screenshots/aarsregnskab.png
 
 clean:
 	rm -rf bin
