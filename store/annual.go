@@ -29,8 +29,8 @@ import (
 //
 // The release hold: while the plan's setting "hold releases" is on, a new release (a tranche released by the
 // board's approval or a milestone's acceptance) is refused with CodeStatementOverdue when the statement of an
-// earlier plan year is not filed and its due date (a Copenhagen calendar day, default 30 June of the following
-// year) is over. Only a FILED statement counts as delivered: a declared statement still sits with the plan, not
+// earlier plan year in which the plan moved money through the product is not filed and its due date (a Copenhagen
+// calendar day, default 30 June of the following year) is over. Only a FILED statement counts as delivered: a declared statement still sits with the plan, not
 // with Landsbyggefonden.
 
 // AnnualSettings are the plan's due date and hold setting, with their history (newest first).
