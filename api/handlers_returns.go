@@ -14,8 +14,9 @@ import (
 // holder; finance (or admin) marks it received with the bank's reference, and the money is available again.
 
 const (
-	pathPlanReturns   = "/api/v1/plans/:planID/returns"
-	pathReturnReceive = "/api/v1/finance/returns/:id/receive"
+	pathPlanReturns          = "/api/v1/plans/:planID/returns"
+	pathReturnReceive        = "/api/v1/finance/returns/:id/receive"
+	pathInitiativeSettlement = "/api/v1/initiatives/:id/settlement"
 )
 
 // registerReturns adds the routes of this file.
@@ -23,6 +24,50 @@ func (s *server) registerReturns(add func(method, path string, h echo.HandlerFun
 	read, write []echo.MiddlewareFunc) {
 	add(http.MethodGet, pathPlanReturns, s.listReturns, read...)
 	add(http.MethodPost, pathReturnReceive, s.receiveReturn, write...)
+	add(http.MethodGet, pathInitiativeSettlement, s.getSettlement, read...)
+	add(http.MethodPost, pathInitiativeSettlement, s.settleCancelled, write...)
+}
+
+type settlementBody struct {
+	Spend []amountBody `json:"spend" required:"true"`
+}
+
+// settlementOut is an initiative's settlement: a completed one's close-out, or a cancelled one's afregning.
+type settlementOut struct {
+	InitiativeID string       `json:"initiative_id"`
+	Settled      bool         `json:"settled"`
+	Closeout     *closeoutOut `json:"closeout"`
+	SettledBy    *string      `json:"settled_by"`
+}
+
+func (s *server) getSettlement(c echo.Context) error {
+	c.Set(ctxInitiativeID, c.Param("id"))
+	co, by, err := s.svc.Settlement(c.Request().Context(), principalOf(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, settlementToOut(c.Param("id"), co, by))
+}
+
+func (s *server) settleCancelled(c echo.Context) error {
+	c.Set(ctxInitiativeID, c.Param("id"))
+	var b settlementBody
+	if err := decodeJSON(c, &b, false); err != nil {
+		return err
+	}
+	co, err := s.svc.SettleCancelled(c.Request().Context(), principalOf(c), c.Param("id"), amountsToDomain(b.Spend))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, settlementToOut(c.Param("id"), co, principalOf(c).UserID))
+}
+
+func settlementToOut(id string, co *domain.Closeout, by string) settlementOut {
+	out := settlementOut{InitiativeID: id, Settled: co != nil, Closeout: closeoutToOut(co)}
+	if by != "" {
+		out.SettledBy = &by
+	}
+	return out
 }
 
 type receiveReturnBody struct {

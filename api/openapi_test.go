@@ -245,6 +245,8 @@ func TestOpenAPIRequiredMatchesRequestTypes(t *testing.T) {
 		{"AnnualDeclarationRequest", schema("AnnualDeclarationRequest"), reflect.TypeFor[annualDeclarationBody]()},
 		{"AnnualFilingRequest", schema("AnnualFilingRequest"), reflect.TypeFor[annualFilingBody]()},
 		{"AnnualSettingsRequest", schema("AnnualSettingsRequest"), reflect.TypeFor[annualSettingsBody]()},
+		{"ReceiveReturnRequest", schema("ReceiveReturnRequest"), reflect.TypeFor[receiveReturnBody]()},
+		{"SettlementRequest", schema("SettlementRequest"), reflect.TypeFor[settlementBody]()},
 	}
 	for _, tt := range tests {
 		if tt.schema == nil {

@@ -14,11 +14,12 @@ import (
 //	Frigivet (released)              release minus withdraw entries of the disbursements released in Y;
 //	Udbetalt (paid)                  pay entries of the disbursements paid in Y (by paid_at);
 //	Naturalydelser (in kind)         in-kind contributions confirmed in Y (by the decision's time);
-//	Forbrug (spent)                  spent_ore of the close-out lines of initiatives closed in Y;
+//	Forbrug (spent)                  spent_ore of the close-out lines of initiatives closed in Y (completed, or
+//	                                 cancelled and settled);
 //	Tilbagebetalingskrav (raised)    return_ore of the close-out lines of initiatives closed in Y;
 //	Tilbagebetalt (returned)         returns received in Y (each has a 'refund' ledger entry of the same amount);
 //	Ikke forbrugt (unspent)          at 31.12.Y: paid - spent - returns raised, all cumulative up to the end of Y:
-//	                                 what initiatives not closed out (running or cancelled) hold unaccounted for;
+//	                                 what initiatives not settled (running, or cancelled and not yet settled) hold;
 //	Tilgodehavende (receivable)      at 31.12.Y: returns raised - returned, cumulative up to the end of Y;
 //	Nettobidrag (net contributed)    paid + in kind - returned, in Y.
 
@@ -170,15 +171,15 @@ var AnnualFigureDefs = []AnnualFigureDef{
 	{"inkind_ore", "Naturalydelser", "In kind", "Naturalydelser godkendt af økonomi i året.",
 		func(f AnnualFigures) Money { return f.InKindØre }},
 	{"spent_ore", "Forbrug (afsluttede indsatser)", "Spent (closed initiatives)",
-		"Det forbrug, som slutevalueringen af indsatser afsluttet i året opgør.",
+		"Det forbrug, som slutevalueringen af indsatser afsluttet i året opgør, og afregningen af annullerede indsatser afregnet i året.",
 		func(f AnnualFigures) Money { return f.SpentØre }},
 	{"returns_raised_ore", "Tilbagebetalingskrav", "Returns raised",
-		"Udbetalt, men ikke forbrugt, i indsatser afsluttet i året: skal betales tilbage til kilden.",
+		"Udbetalt, men ikke forbrugt, i indsatser afsluttet eller afregnet i året: skal betales tilbage til kilden.",
 		func(f AnnualFigures) Money { return f.ReturnsRaisedØre }},
 	{"returned_ore", "Tilbagebetalt", "Returned", "Tilbagebetalinger modtaget i året.",
 		func(f AnnualFigures) Money { return f.ReturnedØre }},
 	{"unspent_ore", "Ikke forbrugt ved årets udgang", "Unspent at year end",
-		"Pr. 31.12.: udbetalt i alt minus forbrug og tilbagebetalingskrav i alt, dvs. penge hos indsatser, der ikke er gjort op ved en afslutning: igangværende og annullerede indsatser (det udbetalte til en annulleret indsats er ikke opgjort).",
+		"Pr. 31.12.: udbetalt i alt minus forbrug og tilbagebetalingskrav i alt, dvs. penge hos indsatser, der ikke er gjort op: igangværende indsatser og annullerede, der endnu ikke er afregnet.",
 		func(f AnnualFigures) Money { return f.UnspentØre }},
 	{"receivable_ore", "Tilgodehavende ved årets udgang", "Receivable at year end",
 		"Pr. 31.12.: tilbagebetalingskrav i alt minus tilbagebetalt i alt.",

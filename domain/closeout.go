@@ -164,3 +164,47 @@ func ComputeCloseout(in *Initiative) ([]CloseoutLine, error) {
 	}
 	return out, nil
 }
+
+// ComputeSettlement settles a cancelled initiative's paid money: per source something was paid from, paid = spent +
+// return, with spend stated for each of them (0 up to what was paid). What was never paid went back at the
+// cancellation, so nothing is unreserved here. Any other phase, or nothing paid, is refused.
+func ComputeSettlement(in *Initiative, spend []SourceAmount) ([]CloseoutLine, error) {
+	if in.Phase != PhaseCancelled {
+		return nil, Refuse(CodeWrongPhase, "Kun en annulleret indsats afregnes sådan; indsatsen er %s.",
+			strings.ToLower(in.Phase.DanishName()))
+	}
+	paid, err := in.paidBySource()
+	if err != nil {
+		return nil, Refuse(CodeConflict, "Indsatsens udbetalinger kan ikke opgøres. Kontakt sekretariatet.")
+	}
+	if len(paid) == 0 {
+		return nil, Refuse(CodeConflict, "Der blev ikke udbetalt noget til indsatsen, så der er intet at afregne.")
+	}
+	var ps problems
+	if len(spend) == 0 {
+		ps.add("spend", "required", "Angiv forbruget fra hver finansieringskilde, der er udbetalt fra.")
+	} else if len(spend) > MaxResults {
+		ps.add("spend", "too_many", "Der kan højst angives forbrug fra %d kilder.", MaxResults)
+	} else {
+		checkSpend(&ps, in, spend)
+	}
+	if err := ps.err("Afregningen kan ikke modtages."); err != nil {
+		return nil, err
+	}
+	spent := map[string]Money{}
+	for _, l := range spend {
+		spent[l.SourceID] = l.AmountØre
+	}
+	ids := make([]string, 0, len(paid))
+	for id, p := range paid {
+		if p > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, strings.Compare)
+	out := make([]CloseoutLine, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, CloseoutLine{SourceID: id, PaidØre: paid[id], SpentØre: spent[id], ReturnØre: paid[id] - spent[id]})
+	}
+	return out, nil
+}

@@ -216,3 +216,61 @@ func TestAReturnPaidBackIsSettledByTheBankStatement(t *testing.T) {
 		t.Fatalf("the return is not received as of the booking date")
 	}
 }
+
+// A cancelled initiative's paid money is settled through the API: the operational group states the spend after
+// the board cancelled it, the unspent part is a return, and ledger verify (at the end of every e2e test) finds the
+// initiative settled.
+func TestACancelledInitiativesPaidMoneyIsSettledThroughTheAPI(t *testing.T) {
+	e := newEnv(t, stack.Options{})
+	ctx := context.Background()
+	in, err := e.driver.Propose(ctx, lifecycle.Sample("Annulleres og afregnes", 2, 30_000_000, 10_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err = e.driver.Act(ctx, in.ID, "/decision", "/decision", e.driver.Tokens.Board, map[string]string{"outcome": "approve"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.driver.Confirm(ctx, in.Milestones[0].DisbursementID, "BANK-AFR-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.driver.Act(ctx, in.ID, "/cancel", "/cancel", e.s.Tokens["adm-karen"], map[string]string{"reason": "Lokalerne er solgt"}); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = e.driver.Act(ctx, in.ID, "/decision", "/decision", e.driver.Tokens.Board,
+		map[string]string{"outcome": "approve", "matter": "cancellation"}); err != nil || in.Phase != "cancelled" {
+		t.Fatalf("cancel: %v %+v", err, in)
+	}
+	settle := func(token string, lbf int64) (int, error) {
+		var out struct {
+			Settled  bool `json:"settled"`
+			Closeout struct {
+				ReturnOre int64 `json:"return_ore"`
+			} `json:"closeout"`
+		}
+		status, err := e.api.Do(ctx, apiclient.Call{Method: "POST", Path: "/api/v1/initiatives/" + in.ID + "/settlement",
+			Route: "/api/v1/initiatives/{id}/settlement", Token: token, Body: map[string]any{"spend": []lifecycle.Amount{
+				{SourceID: "lbf", AmountOre: lbf}, {SourceID: "viborg-kommune", AmountOre: 10_000_000}}}}, &out)
+		if err == nil && (!out.Settled || out.Closeout.ReturnOre != 30_000_000-lbf) {
+			t.Fatalf("settlement %+v", out)
+		}
+		return status, err
+	}
+	if status, err := settle(e.s.Tokens["fin-peter"], 29_000_000); status != http.StatusForbidden || err == nil {
+		t.Fatalf("finance settling: %d %v, want 403", status, err)
+	}
+	if status, err := settle(e.driver.Tokens.OperationalGroup, 30_000_001); status != http.StatusUnprocessableEntity || err == nil {
+		t.Fatalf("more spent than paid: %d %v, want 422", status, err)
+	}
+	if _, err := settle(e.driver.Tokens.OperationalGroup, 29_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := settle(e.driver.Tokens.OperationalGroup, 29_000_000); err != nil {
+		t.Fatalf("the same settlement again: %v", err)
+	}
+	if status, err := settle(e.driver.Tokens.OperationalGroup, 28_000_000); status != http.StatusConflict || err == nil {
+		t.Fatalf("another settlement: %d %v, want 409", status, err)
+	}
+	if n := e.count(`SELECT count(*) FROM initiative_returns WHERE initiative_id = $1 AND amount_ore = 1000000 AND status = 'open'`, in.ID); n != 1 {
+		t.Fatalf("%d open returns of 10.000 kr., want 1", n)
+	}
+}

@@ -110,3 +110,64 @@ func (s *Service) receiveReturn(ctx context.Context, p store.Principal, rs Retur
 		"user_id", p.UserID)
 	return out, nil
 }
+
+// SettlementStore is what settling a cancelled initiative needs of the store (implemented by *store.Store).
+type SettlementStore interface {
+	SettleCancelled(ctx context.Context, planID, initiativeID, delaftaleID string, lines []domain.CloseoutLine,
+		actor domain.Actor, at time.Time) error
+	CloseoutLines(ctx context.Context, initiativeID string) (*domain.Closeout, string, error)
+}
+
+// MaySettle says whether p may state a cancelled initiative's final spend: the operational group (the proposer's
+// role) or admin.
+func MaySettle(p store.Principal, in domain.Initiative) error {
+	role, err := PlanRole(p, in.PlanID)
+	if err != nil {
+		return err
+	}
+	return RequireRole(role, "afregne en annulleret indsats", domain.RoleOperationalGroup, domain.RoleAdmin)
+}
+
+// Settlement is an initiative's settlement as the store has it (nil when there is none): its close-out lines and
+// who stated the spend ("" for a close-out at completion). Any member of the plan reads it.
+func (s *Service) Settlement(ctx context.Context, p store.Principal, initiativeID string) (*domain.Closeout, string, error) {
+	in, _, err := s.Initiative(ctx, p, initiativeID)
+	if err != nil {
+		return nil, "", err
+	}
+	ss, ok := s.st.(SettlementStore)
+	if !ok {
+		return nil, "", errNoReturnsStore
+	}
+	return ss.CloseoutLines(ctx, in.ID)
+}
+
+// SettleCancelled settles a cancelled initiative's paid money with the final spend per source
+// (domain.ComputeSettlement): what was paid and not spent becomes a return for finance to collect. The same
+// settlement again changes nothing; another is refused, it was settled already.
+func (s *Service) SettleCancelled(ctx context.Context, p store.Principal, initiativeID string, spend []domain.SourceAmount) (*domain.Closeout, error) {
+	in, role, err := s.Initiative(ctx, p, initiativeID)
+	if err != nil {
+		return nil, err
+	}
+	if err := MaySettle(p, in); err != nil {
+		return nil, err
+	}
+	lines, err := domain.ComputeSettlement(&in, spend)
+	if err != nil {
+		return nil, err
+	}
+	ss, ok := s.st.(SettlementStore)
+	if !ok {
+		return nil, errNoReturnsStore
+	}
+	if err := ss.SettleCancelled(ctx, in.PlanID, in.ID, in.Proposal.DelaftaleID, lines, actor(p, role), time.Now()); err != nil {
+		return nil, err
+	}
+	c, _, err := ss.CloseoutLines(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "cancelled initiative settled", "initiative_id", in.ID, "user_id", p.UserID)
+	return c, nil
+}

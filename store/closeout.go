@@ -69,7 +69,26 @@ func closeout(ctx context.Context, tx *sqlx.Tx, in CloseoutInput) (existed bool,
 		return false, fmt.Errorf("close out %s: %w: close-out lines exist without the completion", in.InitiativeID, ErrDivergence)
 	}
 
-	// The ledger must agree with what the workflow settles: paid per source, and nothing released and unpaid.
+	giveBack, err := checkAgainstLedger(ctx, tx, in.InitiativeID, in.Lines)
+	if err != nil {
+		return false, err
+	}
+	if err := insertCloseout(ctx, tx, in, closedAt, nil); err != nil {
+		return false, err
+	}
+	if len(giveBack) > 0 {
+		if err := unreserve(ctx, tx, UnreserveInput{PlanID: in.PlanID, InitiativeID: in.InitiativeID,
+			DelaftaleID: in.DelaftaleID, Reason: CompletedReason, Lines: giveBack}); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// checkAgainstLedger checks a settlement's lines against the initiative's ledger: per source, paid must be what the
+// pay entries say, and nothing may be released and unpaid (a *domain.RuleError: finance must confirm first). It
+// returns what the lines give back to the sources (unreserved).
+func checkAgainstLedger(ctx context.Context, tx *sqlx.Tx, initiativeID string, lines []domain.CloseoutLine) ([]domain.SourceAmount, error) {
 	const qLedger = `
 		SELECT source_id,
 		       COALESCE(sum(amount_ore) FILTER (WHERE kind = 'pay'), 0)::bigint AS paid,
@@ -84,22 +103,22 @@ func closeout(ctx context.Context, tx *sqlx.Tx, in CloseoutInput) (existed bool,
 		Paid     int64  `db:"paid"`
 		Unpaid   int64  `db:"unpaid"`
 	}
-	if err := sqlx.SelectContext(ctx, tx, &ledger, qLedger, in.InitiativeID); err != nil {
-		return false, translate(err, "close out %s: ledger", in.InitiativeID)
+	if err := sqlx.SelectContext(ctx, tx, &ledger, qLedger, initiativeID); err != nil {
+		return nil, translate(err, "settle %s: ledger", initiativeID)
 	}
 	paid := map[string]int64{}
 	for _, r := range ledger {
 		if r.Unpaid != 0 {
-			return false, domain.Refuse(domain.CodeConflict, "Der er frigivet %s fra %s, som ikke er udbetalt endnu. "+
+			return nil, domain.Refuse(domain.CodeConflict, "Der er frigivet %s fra %s, som ikke er udbetalt endnu. "+
 				"Indsatsen kan afsluttes, når økonomi har bekræftet udbetalingen.", domain.Money(r.Unpaid), r.SourceID)
 		}
 		paid[r.SourceID] = r.Paid
 	}
 	var giveBack []domain.SourceAmount
-	for _, l := range in.Lines {
+	for _, l := range lines {
 		if int64(l.PaidØre) != paid[l.SourceID] {
-			return false, fmt.Errorf("close out %s: %w: the initiative says %s was paid from %s, the ledger %s",
-				in.InitiativeID, ErrDivergence, l.PaidØre, l.SourceID, domain.Money(paid[l.SourceID]))
+			return nil, fmt.Errorf("settle %s: %w: the initiative says %s was paid from %s, the ledger %s",
+				initiativeID, ErrDivergence, l.PaidØre, l.SourceID, domain.Money(paid[l.SourceID]))
 		}
 		delete(paid, l.SourceID)
 		if l.UnreservedØre > 0 {
@@ -108,37 +127,103 @@ func closeout(ctx context.Context, tx *sqlx.Tx, in CloseoutInput) (existed bool,
 	}
 	for src, p := range paid {
 		if p != 0 {
-			return false, fmt.Errorf("close out %s: %w: %s was paid from %s, which the close-out leaves out",
-				in.InitiativeID, ErrDivergence, domain.Money(p), src)
+			return nil, fmt.Errorf("settle %s: %w: %s was paid from %s, which the settlement leaves out",
+				initiativeID, ErrDivergence, domain.Money(p), src)
 		}
 	}
+	return giveBack, nil
+}
 
+// insertCloseout writes the close-out lines and a return per line with money to come back.
+func insertCloseout(ctx context.Context, tx *sqlx.Tx, in CloseoutInput, closedAt time.Time, settledBy *string) error {
 	const qLine = `
 		INSERT INTO closeout_lines (initiative_id, plan_id, source_id, paid_ore, spent_ore, return_ore, unreserved_ore,
-		                            closed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+		                            closed_at, settled_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	const qReturn = `
 		INSERT INTO initiative_returns (id, plan_id, initiative_id, delaftale_id, source_id, amount_ore, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	for _, l := range in.Lines {
 		if _, err := tx.ExecContext(ctx, qLine, in.InitiativeID, in.PlanID, l.SourceID, int64(l.PaidØre),
-			int64(l.SpentØre), int64(l.ReturnØre), int64(l.UnreservedØre), closedAt); err != nil {
-			return false, translate(err, "close out %s: line %s", in.InitiativeID, l.SourceID)
+			int64(l.SpentØre), int64(l.ReturnØre), int64(l.UnreservedØre), closedAt, settledBy); err != nil {
+			return translate(err, "close out %s: line %s", in.InitiativeID, l.SourceID)
 		}
 		if l.ReturnØre > 0 {
 			if _, err := tx.ExecContext(ctx, qReturn, domain.ReturnID(in.InitiativeID, l.SourceID), in.PlanID,
 				in.InitiativeID, in.DelaftaleID, l.SourceID, int64(l.ReturnØre), closedAt); err != nil {
-				return false, translate(err, "close out %s: return from %s", in.InitiativeID, l.SourceID)
+				return translate(err, "close out %s: return from %s", in.InitiativeID, l.SourceID)
 			}
 		}
 	}
-	if len(giveBack) > 0 {
-		if err := unreserve(ctx, tx, UnreserveInput{PlanID: in.PlanID, InitiativeID: in.InitiativeID,
-			DelaftaleID: in.DelaftaleID, Reason: CompletedReason, Lines: giveBack}); err != nil {
-			return false, err
+	return nil
+}
+
+// SettleCancelled settles a cancelled initiative's paid money (domain.ComputeSettlement), stated by actor, in one
+// transaction: close-out lines (with who stated the spend) and a return per source with money to come back. The
+// initiative must be cancelled in the read model and its lines must agree with its ledger. Settling it again with
+// the same lines writes nothing; other lines are a *domain.RuleError (CodeConflict): it was settled already.
+func (s *Store) SettleCancelled(ctx context.Context, planID, initiativeID, delaftaleID string, lines []domain.CloseoutLine,
+	actor domain.Actor, at time.Time) error {
+	in := CloseoutInput{PlanID: planID, InitiativeID: initiativeID, DelaftaleID: delaftaleID, Lines: lines}
+	for _, l := range lines {
+		if l.SourceID == "" || !l.PaidØre.InRange() || !l.SpentØre.InRange() || !l.ReturnØre.InRange() ||
+			l.UnreservedØre != 0 || l.SpentØre+l.ReturnØre != l.PaidØre {
+			return fmt.Errorf("settle %s: line %+v does not add up", initiativeID, l)
 		}
 	}
-	return false, nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var phase domain.Phase
+		if err := tx.GetContext(ctx, &phase, `SELECT phase FROM initiatives WHERE id = $1 FOR UPDATE`, initiativeID); err != nil {
+			return translate(err, "settle %s", initiativeID)
+		}
+		if phase != domain.PhaseCancelled {
+			return domain.Refuse(domain.CodeWrongPhase, "Kun en annulleret indsats afregnes sådan.")
+		}
+		var stored int
+		if err := tx.GetContext(ctx, &stored, `SELECT count(*) FROM closeout_lines WHERE initiative_id = $1`, initiativeID); err != nil {
+			return translate(err, "settle %s: earlier lines", initiativeID)
+		}
+		if stored > 0 {
+			if stored == len(lines) && sameCloseout(ctx, tx, in) == nil {
+				return nil // the same settlement again
+			}
+			return domain.Refuse(domain.CodeConflict, "Indsatsen er allerede afregnet.")
+		}
+		if _, err := checkAgainstLedger(ctx, tx, initiativeID, lines); err != nil {
+			return err
+		}
+		by := actor.UserID
+		return insertCloseout(ctx, tx, in, eventTime(at), &by)
+	})
+}
+
+// CloseoutLines reads an initiative's settlement: its lines, when it was made and who stated the spend (""
+// for a close-out at completion). No lines: nil.
+func (s *Store) CloseoutLines(ctx context.Context, initiativeID string) (*domain.Closeout, string, error) {
+	const q = `
+		SELECT source_id, paid_ore, spent_ore, return_ore, unreserved_ore, closed_at, COALESCE(settled_by, '') AS settled_by
+		FROM closeout_lines WHERE initiative_id = $1 ORDER BY source_id`
+	var rows []struct {
+		SourceID   string    `db:"source_id"`
+		Paid       int64     `db:"paid_ore"`
+		Spent      int64     `db:"spent_ore"`
+		Return     int64     `db:"return_ore"`
+		Unreserved int64     `db:"unreserved_ore"`
+		ClosedAt   time.Time `db:"closed_at"`
+		SettledBy  string    `db:"settled_by"`
+	}
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, initiativeID); err != nil {
+		return nil, "", translate(err, "close-out of %s", initiativeID)
+	}
+	if len(rows) == 0 {
+		return nil, "", nil
+	}
+	c := &domain.Closeout{At: rows[0].ClosedAt}
+	for _, r := range rows {
+		c.Lines = append(c.Lines, domain.CloseoutLine{SourceID: r.SourceID, PaidØre: domain.Money(r.Paid),
+			SpentØre: domain.Money(r.Spent), ReturnØre: domain.Money(r.Return), UnreservedØre: domain.Money(r.Unreserved)})
+	}
+	return c, rows[0].SettledBy, nil
 }
 
 // sameCloseout checks that the stored close-out is in's.

@@ -193,3 +193,61 @@ func TestLedgerVerifyFindsARefundWithoutAReceivedReturn(t *testing.T) {
 		t.Fatalf("violations %v, want one completed_settled for snyd/lbf", vs)
 	}
 }
+
+// A cancelled initiative's paid money is settled by the final spend stated after the cancellation: what was not
+// spent becomes a return; the same settlement again writes nothing, another is refused, and the ledger stays
+// settled through the return's receipt.
+func TestACancelledInitiativesPaidMoneyIsSettled(t *testing.T) {
+	s := dbtest.New(t)
+	ctx := ctxT(t)
+	in := cancellable(t, s, "afregnes") // tranche 1 paid (LBF 40.000.000, Viborg Kommune 5.000.000 øre), 2 released
+	if _, err := s.WriteStep(ctx, store.Step{Cancel: ptr(cancelInput(t, in))}); err != nil {
+		t.Fatal(err)
+	}
+	// Before the cancellation nothing is settled this way.
+	other := closable(t, s, "ikke-annulleret")
+	if err := s.SettleCancelled(ctx, planID, other.ID, other.Proposal.DelaftaleID,
+		[]domain.CloseoutLine{{SourceID: "lbf", PaidØre: 70_000_001, SpentØre: 70_000_001}}, mette, t0); !isCode(err, domain.CodeWrongPhase) {
+		t.Fatalf("settling an initiative that is not cancelled: %v", err)
+	}
+	lines, err := domain.ComputeSettlement(in, []domain.SourceAmount{{SourceID: "lbf", AmountØre: 39_000_000},
+		{SourceID: "viborg-kommune", AmountØre: 5_000_000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []domain.CloseoutLine{{SourceID: "lbf", PaidØre: 40_000_000, SpentØre: 39_000_000, ReturnØre: 1_000_000},
+		{SourceID: "viborg-kommune", PaidØre: 5_000_000, SpentØre: 5_000_000}}
+	if d := cmp.Diff(want, lines); d != "" {
+		t.Fatalf("settlement (-want +got):\n%s", d)
+	}
+	at := t0.Add(30 * 24 * time.Hour)
+	if err := s.SettleCancelled(ctx, planID, in.ID, in.Proposal.DelaftaleID, lines, mette, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SettleCancelled(ctx, planID, in.ID, in.Proposal.DelaftaleID, lines, mette, at); err != nil {
+		t.Fatalf("the same settlement again: %v", err)
+	}
+	changed := append([]domain.CloseoutLine{}, lines...)
+	changed[0].SpentØre, changed[0].ReturnØre = 40_000_000, 0
+	if err := s.SettleCancelled(ctx, planID, in.ID, in.Proposal.DelaftaleID, changed, mette, at); !isCode(err, domain.CodeConflict) {
+		t.Fatalf("another settlement: %v, want a conflict", err)
+	}
+	co, by, err := s.CloseoutLines(ctx, in.ID)
+	if err != nil || co == nil || by != mette.UserID {
+		t.Fatalf("stored settlement %+v by %q: %v", co, by, err)
+	}
+	if d := cmp.Diff(want, co.Lines); d != "" {
+		t.Fatalf("stored lines (-want +got):\n%s", d)
+	}
+	mustVerify(t, s)
+	list, err := s.ListReturns(ctx, planID, store.ReturnOpen)
+	if err != nil || len(list) != 1 || list[0].AmountØre != 1_000_000 {
+		t.Fatalf("returns %+v, %v", list, err)
+	}
+	if _, err := s.ReceiveReturn(ctx, list[0].ID, "BANK-TB-1", peter, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, s)
+}
+
+func ptr[T any](v T) *T { return &v }

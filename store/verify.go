@@ -60,8 +60,9 @@ const (
 	// plus unreserved, nothing is released and unpaid, nothing is reserved and unreleased, and none of its
 	// disbursements is still pending.
 	RuleCancelledSettled = "cancelled_settled"
-	// RuleCompletedSettled: a completed initiative that was closed out (domain.Closeout) is settled to the øre:
-	// its close-out lines are the ones its snapshot shows, each source's paid equals its pay entries, nothing is
+	// RuleCompletedSettled: a completed initiative that was closed out (domain.Closeout), or a cancelled one whose
+	// paid money was settled (domain.ComputeSettlement), is settled to the øre: a completed one's close-out lines are
+	// the ones its snapshot shows (a cancelled one's give nothing back), each source's paid equals its pay entries, nothing is
 	// released and unpaid, each line's return is a receivable of exactly that amount (none when zero), and a
 	// refund entry exists for exactly the returns received.
 	RuleCompletedSettled = "completed_settled"
@@ -1022,15 +1023,20 @@ func verifyCompleted(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 		       COALESCE(l.refunded, 0)::text AS refunded,
 		       COALESCE(r.amount_ore, 0)::text AS receivable,
 		       (CASE WHEN r.status = 'received' THEN r.amount_ore ELSE 0 END)::text AS received,
-		       (s.initiative_id IS NOT NULL) AS in_snapshot
+		       (s.initiative_id IS NOT NULL) AS in_snapshot,
+		       COALESCE(i.phase, '') AS phase
 		FROM keys k
 		JOIN closed USING (initiative_id)
+		LEFT JOIN initiatives i ON i.id = k.initiative_id
 		LEFT JOIN snap s ON s.initiative_id = k.initiative_id AND s.source_id = k.source_id
 		LEFT JOIN closeout_lines cl ON cl.initiative_id = k.initiative_id AND cl.source_id = k.source_id
 		LEFT JOIN led l ON l.initiative_id = k.initiative_id AND l.source_id = k.source_id
 		LEFT JOIN initiative_returns r ON r.initiative_id = k.initiative_id AND r.source_id = k.source_id
-		WHERE s.paid IS DISTINCT FROM cl.paid_ore OR s.spent IS DISTINCT FROM cl.spent_ore
-		   OR s.ret IS DISTINCT FROM cl.return_ore OR s.unreserved IS DISTINCT FROM cl.unreserved_ore
+		WHERE (COALESCE(i.phase, '') <> 'cancelled'
+		       AND (s.paid IS DISTINCT FROM cl.paid_ore OR s.spent IS DISTINCT FROM cl.spent_ore
+		            OR s.ret IS DISTINCT FROM cl.return_ore OR s.unreserved IS DISTINCT FROM cl.unreserved_ore))
+		   OR COALESCE(i.phase, '') NOT IN ('completed', 'cancelled')
+		   OR (i.phase = 'cancelled' AND COALESCE(cl.unreserved_ore, 0) <> 0)
 		   OR COALESCE(l.paid, 0) <> COALESCE(cl.paid_ore, 0) OR COALESCE(l.unpaid, 0) <> 0
 		   OR COALESCE(r.amount_ore, 0) <> COALESCE(cl.return_ore, 0)
 		   OR COALESCE(l.refunded, 0) <> (CASE WHEN r.status = 'received' THEN r.amount_ore ELSE 0 END)
@@ -1052,6 +1058,7 @@ func verifyCompleted(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 		Receivable     string `db:"receivable"`
 		Received       string `db:"received"`
 		InSnapshot     bool   `db:"in_snapshot"`
+		Phase          string `db:"phase"`
 	}
 	if err := sqlx.SelectContext(ctx, tx, &rows, q); err != nil {
 		return nil, err
@@ -1059,8 +1066,17 @@ func verifyCompleted(ctx context.Context, tx *sqlx.Tx) ([]Violation, error) {
 	out := make([]Violation, 0, len(rows))
 	for _, r := range rows {
 		var why []string
-		if r.SnapPaid != r.LinePaid || r.SnapSpent != r.LineSpent || r.SnapReturn != r.LineReturn ||
-			r.SnapUnreserved != r.LineUnreserved {
+		switch r.Phase {
+		case string(domain.PhaseCompleted), string(domain.PhaseCancelled):
+		default:
+			why = append(why, fmt.Sprintf("indsatsen er gjort op, men er i fasen %q (settled but neither completed nor cancelled)", r.Phase))
+		}
+		if r.Phase == string(domain.PhaseCancelled) && nonNegative(r.LineUnreserved) != "0" {
+			why = append(why, fmt.Sprintf("en annulleret indsats' afregning giver %s tilbage, men det skete ved annulleringen "+
+				"(a cancelled initiative's settlement gives nothing back)", kroner(r.LineUnreserved)))
+		}
+		if r.Phase != string(domain.PhaseCancelled) && (r.SnapPaid != r.LinePaid || r.SnapSpent != r.LineSpent ||
+			r.SnapReturn != r.LineReturn || r.SnapUnreserved != r.LineUnreserved) {
 			why = append(why, fmt.Sprintf("afslutningen i læsemodellen (udbetalt %s, forbrug %s, tilbagebetaling %s, "+
 				"givet tilbage %s) og i regnskabet (%s, %s, %s, %s) er forskellige (close-out lines differ; -1 = missing)",
 				r.SnapPaid, r.SnapSpent, r.SnapReturn, r.SnapUnreserved, r.LinePaid, r.LineSpent, r.LineReturn,

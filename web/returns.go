@@ -1,8 +1,11 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/service"
@@ -20,6 +23,7 @@ const returnsPath = "/oekonomi/tilbagebetalinger"
 func (w *Web) routeReturns(pages *http.ServeMux) {
 	pages.HandleFunc("GET "+returnsPath, w.authed(w.returnsPage))
 	pages.HandleFunc("POST "+returnsPath+"/{rid}/modtaget", w.authed(w.receiveReturnForm))
+	pages.HandleFunc("POST /indsatser/{id}/afregning", w.authed(w.settleForm))
 }
 
 // closeoutRow is one funding source's settlement on the initiative page.
@@ -34,15 +38,70 @@ type closeoutPanel struct {
 	At    string
 	Rows  []closeoutRow
 	Total domain.CloseoutLine
+	// Cancelled: the settlement of a cancelled initiative's paid money (afregning), stated by SettledBy.
+	Cancelled bool
+	SettledBy string
+	// Form is the form that settles a cancelled initiative (nil when settled, or not for this user): the spend per
+	// source something was paid from, as typed after a refusal (Values, Errors by field id).
+	Form *settleForm
+}
+
+// settleForm is the form of a cancelled initiative's settlement.
+type settleForm struct {
+	Key    string
+	Spend  []spendField
+	Values map[string]string
+	Errors map[string]string
+}
+
+// Value is the typed value of field name, or def.
+func (f *settleForm) Value(name, def string) string {
+	if v, ok := f.Values[name]; ok {
+		return v
+	}
+	return def
+}
+
+// Err is the message for the field with id ("" for none).
+func (f *settleForm) Err(id string) string { return f.Errors[id] }
+
+// settleFormKey carries a refused settlement (values and field errors) to the page shown again with it.
+type settleFormKey struct{}
+
+type settleFormState struct {
+	Values map[string]string
+	Errors map[string]string
 }
 
 // initiativeCloseoutPanel is the settlement of a completed, closed-out initiative (nil otherwise). The returns'
 // statuses come from the store; when they cannot be read the panel shows the settlement without them.
 func (w *Web) initiativeCloseoutPanel(r *http.Request, v *viewer, in domain.Initiative) *closeoutPanel {
-	if in.Closeout == nil {
+	co, settledBy := in.Closeout, ""
+	if co == nil && in.Phase == domain.PhaseCancelled && w.svc != nil {
+		var err error
+		if co, settledBy, err = w.svc.Settlement(r.Context(), v.Principal, in.ID); err != nil {
+			w.log.WarnContext(r.Context(), "settlement for the initiative page", "initiative_id", in.ID, "error", err)
+			return nil
+		}
+		if co == nil {
+			return w.settlePanel(r, v, in)
+		}
+	}
+	if co == nil {
 		return nil
 	}
-	p := &closeoutPanel{At: formatDateTime(in.Closeout.At)}
+	in.Closeout = co
+	p := &closeoutPanel{At: formatDateTime(co.At), Cancelled: in.Phase == domain.PhaseCancelled}
+	if settledBy != "" {
+		p.SettledBy = settledBy
+		if users, err := w.st.ListUsers(r.Context(), in.PlanID); err == nil {
+			for _, u := range users {
+				if u.ID == settledBy {
+					p.SettledBy = u.Name
+				}
+			}
+		}
+	}
 	var returns []store.Return
 	if in.Closeout.ReturnTotal() > 0 && w.svc != nil {
 		all, err := w.svc.Returns(r.Context(), v.Principal, in.PlanID, "")
@@ -199,4 +258,91 @@ func awaitsRelease(in domain.Initiative) bool {
 		}
 	}
 	return false
+}
+
+// settlePanel is the form that settles a cancelled initiative whose paid money is not settled yet, for the
+// operational group and admin (nil when nothing was paid, or for others).
+func (w *Web) settlePanel(r *http.Request, v *viewer, in domain.Initiative) *closeoutPanel {
+	fields := spendFields(in, v.Plan)
+	if len(fields) == 0 || service.MaySettle(v.Principal, in) != nil {
+		return nil
+	}
+	f := &settleForm{Key: newFormKey(), Spend: fields, Values: map[string]string{}, Errors: map[string]string{}}
+	if st, ok := r.Context().Value(settleFormKey{}).(settleFormState); ok {
+		f.Values, f.Errors = st.Values, st.Errors
+	}
+	return &closeoutPanel{Cancelled: true, Form: f}
+}
+
+// settleForm settles a cancelled initiative from the page's form and redirects (303) to the initiative; a refused
+// form comes back with its errors at the fields.
+func (w *Web) settleForm(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	if w.svc == nil {
+		w.unavailable(rw, r, v, errors.New("web: no service"))
+		return
+	}
+	id := r.PathValue("id")
+	in, _, err := w.svc.Initiative(r.Context(), v.Principal, id)
+	if isNotFound(err) || (err == nil && in.PlanID != v.Plan.ID) {
+		w.notFound(rw, r)
+		return
+	}
+	if err != nil {
+		w.boardFailed(rw, r, v, err)
+		return
+	}
+	vals, errs := map[string]string{}, map[string]string{}
+	var spend []domain.SourceAmount
+	for i := 0; i < domain.MaxResults; i++ {
+		name := fmt.Sprintf("forbrug-%d", i)
+		src := r.PostFormValue(name + "-kilde")
+		if src == "" {
+			break
+		}
+		vals[name] = r.PostFormValue(name)
+		m, msg := spentKroner(vals[name])
+		if msg != "" {
+			errs[fmt.Sprintf("afregning-forbrug-%d", i)] = msg
+		}
+		spend = append(spend, domain.SourceAmount{SourceID: src, AmountØre: m})
+	}
+	if len(errs) == 0 {
+		_, err = w.svc.SettleCancelled(r.Context(), v.Principal, id, spend)
+	}
+	var re *domain.RuleError
+	switch {
+	case len(errs) == 0 && err == nil:
+		w.sessions.Put(r.Context(), flashKey, "Afregningen er registreret. Det udbetalte, der ikke er brugt, skal betales tilbage.")
+		http.Redirect(rw, r, "/indsatser/"+id+"#afslutning", http.StatusSeeOther)
+		return
+	case len(errs) == 0 && !(errors.As(err, &re) && re.Code != domain.CodeForbidden && re.Code != domain.CodeNotFound):
+		w.boardFailed(rw, r, v, err)
+		return
+	case re != nil:
+		for _, p := range re.Problems {
+			fid := "afregning-forbrug-0"
+			if i, _, ok := strings.Cut(strings.TrimPrefix(p.Field, "spend["), "]"); ok && strings.HasPrefix(p.Field, "spend[") {
+				fid = "afregning-forbrug-" + i
+			}
+			if errs[fid] == "" {
+				errs[fid] = p.Message
+			}
+		}
+		if len(errs) == 0 {
+			errs["afregning-forbrug-0"] = re.Message
+		}
+	}
+	var summary []fieldError
+	for i := 0; i < domain.MaxResults; i++ {
+		fid := fmt.Sprintf("afregning-forbrug-%d", i)
+		if msg := errs[fid]; msg != "" {
+			summary = append(summary, fieldError{ID: fid, Message: msg})
+		}
+	}
+	status := http.StatusUnprocessableEntity
+	if re != nil {
+		status = ruleStatus(re.Code)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), settleFormKey{}, settleFormState{Values: vals, Errors: errs}))
+	w.showInitiative(rw, r, v, status, nil, summary)
 }

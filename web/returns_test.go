@@ -111,9 +111,59 @@ func TestEvaluationFormAsksForTheFinalSpend(t *testing.T) {
 	p := mette.get("/indsatser/evalueres")
 	for _, want := range []string{"Endeligt forbrug pr. finansieringskilde", `name="forbrug-0-kilde" value="lbf"`,
 		`id="evaluering-forbrug-0" name="forbrug-0"`, `value="300.000,00"`, `name="forbrug-1-kilde" value="viborg-kommune"`,
-		`value="100.000,55"`, "Udbetalt: 100.000,55 kr."} {
+		`value="100.000,55"`, "Udbetalt 100.000,55 kr. – skriv"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("evaluation form lacks %q", want)
 		}
+	}
+}
+
+// A cancelled initiative's paid money is settled on its page: the operational group states the spend per source
+// (a bad amount comes back at its field), the board sees no form, and afterwards the page shows the settlement and
+// the return to collect.
+func TestACancelledInitiativeIsSettledOnItsPage(t *testing.T) {
+	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
+	start := time.Date(2023, 2, 1, 8, 0, 0, 0, time.UTC)
+	in := funded(t, a.st, "annulleret", "Cykelværksted i Ringparken", start,
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(80_000)), kommune(domain.Kroner(20_000))}, release: true, paidWith: "NETS-1"},
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(50_000))}})
+	in.Milestones[1].TrancheStatus = domain.TrancheCancelled
+	if err := a.st.RecordTransition(context.Background(), finTransition(in, "cancelled", hanne, domain.PhaseCancelled,
+		start.Add(30*24*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	lars := a.browser()
+	lars.signInAs("bs-lars")
+	if p := lars.get("/indsatser/annulleret"); strings.Contains(p.body, `data-testid="form-settlement"`) {
+		t.Fatal("a board member is offered the settlement form")
+	}
+	mette := a.browser()
+	mette.signInAs("og-mette")
+	p := mette.get("/indsatser/annulleret")
+	for _, want := range []string{`data-testid="form-settlement"`, `name="forbrug-0-kilde" value="lbf"`, `value="80.000,00"`,
+		`name="forbrug-1-kilde" value="viborg-kommune"`, "Udbetalt 20.000 kr. – skriv"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("settlement form lacks %q", want)
+		}
+	}
+	values := mette.formValues("/indsatser/annulleret", "form-settlement", url.Values{"forbrug-0-kilde": {"lbf"},
+		"forbrug-0": {"90.000"}, "forbrug-1-kilde": {"viborg-kommune"}, "forbrug-1": {"20.000"}})
+	p = mette.post("/indsatser/annulleret/afregning", values)
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `id="afregning-forbrug-0-fejl"`) ||
+		!strings.Contains(p.body, "er mere end de 80.000,00 kr., der er udbetalt") || !strings.Contains(p.body, `value="90.000"`) {
+		t.Fatalf("more spent than paid: %d\n%s", p.status, section(t, p, "afslutning"))
+	}
+	values.Set("forbrug-0", "75.000")
+	if p = mette.post("/indsatser/annulleret/afregning", values); p.status != http.StatusSeeOther {
+		t.Fatalf("settle: %d\n%s", p.status, p.body)
+	}
+	panel := section(t, mette.get("/indsatser/annulleret"), "afslutning")
+	for _, want := range []string{"af Mette Kjær", "indsatsen er annulleret", "75.000 kr.", "5.000 kr.", "Til opkrævning"} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("settled section lacks %q:\n%s", want, panel)
+		}
+	}
+	if strings.Contains(panel, `data-testid="form-settlement"`) {
+		t.Fatal("the form is still offered after the settlement")
 	}
 }
