@@ -97,6 +97,16 @@ func (s *Store) WriteStep(ctx context.Context, st Step) (StepResult, error) {
 	var res StepResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res = StepResult{}
+		if st.YearsOfChange != "" && st.Reserve == nil && len(st.Transitions) > 0 {
+			// First, like a reservation: it locks the plan's funding sources, and judges the plan as the read model
+			// has it before the step.
+			tr := st.Transitions[0]
+			in := ReserveInput{PlanID: tr.Snapshot.PlanID, InitiativeID: tr.Snapshot.ID,
+				DelaftaleID: tr.Snapshot.Proposal.DelaftaleID, Transition: tr, KeySuffix: st.YearsOfChange}
+			if err := checkYearsOfChange(ctx, tx, in); err != nil {
+				return err
+			}
+		}
 		lastExisted := false
 		for _, p := range parts {
 			existed, err := p.write(tx)

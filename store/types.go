@@ -63,6 +63,11 @@ type Step struct {
 	Unreserve *UnreserveInput `json:"unreserve,omitempty"`
 	// Closeout settles a completed initiative's money with the transition that completes it (store/closeout.go).
 	Closeout *CloseoutInput `json:"closeout,omitempty"`
+	// YearsOfChange, the key suffix of an approved change ("change-<n>"), has the step's new milestone plan (the
+	// snapshot of its one transition) judged against each source's commitment per year (store/yearcheck.go) when
+	// the step reserves nothing: a change that only moves tranches or asks for less. A step with a reservation is
+	// judged by it.
+	YearsOfChange string `json:"years_of_change,omitempty"`
 	// Notify are the notifications the step's events send (reminders, escalations, a withdrawn payment ...).
 	// Each names the event (by seq) it belongs to and is stored once per recipient, in the same transaction; the
 	// e-mail for each goes out through the outbox.

@@ -133,3 +133,29 @@ func checkYearCommitments(ctx context.Context, tx *sqlx.Tx, in ReserveInput, tod
 	}
 	return err // nil, or the refusal as it is, like the other rules' (see checkReserveRules)
 }
+
+// checkYearsOfChange judges an approved change that reserves nothing (it only moves tranches, or asks for less)
+// against each source's commitment per year, as checkYearCommitments judges one that reserves: under the same
+// locks (the plan's funding sources FOR UPDATE, then the plan FOR SHARE), so it and a reservation run one after
+// the other. A rerun of a step whose transition is recorded already is not judged again: the read model then holds
+// the step's own plan, and the decision was made when it first ran.
+func checkYearsOfChange(ctx context.Context, tx *sqlx.Tx, in ReserveInput) error {
+	var done bool
+	const qDone = `SELECT EXISTS (SELECT 1 FROM initiative_events WHERE initiative_id = $1 AND seq = $2)`
+	if err := tx.GetContext(ctx, &done, qDone, in.InitiativeID, in.Transition.Event.Seq); err != nil {
+		return translate(err, "change %s: recorded before", in.InitiativeID)
+	}
+	if done {
+		return nil
+	}
+	const qLock = `SELECT id FROM funding_sources WHERE plan_id = $1 ORDER BY id FOR UPDATE`
+	var ids []string
+	if err := sqlx.SelectContext(ctx, tx, &ids, qLock, in.PlanID); err != nil {
+		return translate(err, "change %s: lock funding sources", in.InitiativeID)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM plans WHERE id = $1 FOR SHARE`, in.PlanID); err != nil {
+		return translate(err, "change %s: lock plan", in.InitiativeID)
+	}
+	// A non-empty todo: the check judges the snapshot's plan, not the amounts.
+	return checkYearCommitments(ctx, tx, in, []domain.SourceAmount{{SourceID: "", AmountØre: 0}}, nil)
+}

@@ -316,3 +316,42 @@ func TestYearCommitmentSeedPlaceholderBindsNothingUntilDecided(t *testing.T) {
 		t.Fatalf("after admin decided the split: %v, want year_commitment_exceeded", err)
 	}
 }
+
+// A change that reserves nothing — it only moves a tranche into another year — is judged too (Step.YearsOfChange),
+// under the same locks; its rerun after a lost answer is not judged again.
+func TestYearCommitmentChangeWithoutReservationIsChecked(t *testing.T) {
+	t.Parallel()
+	s := dbtest.New(t)
+	decideEvenSplit(t, s)
+	ctx := ctxT(t)
+	a := submit(t, s, "a", yearProposal("A", []domain.Money{kr(500_000), kr(1_000_000)},
+		domain.NewDate(2023, 6, 1), domain.NewDate(2024, 6, 1)))
+	if _, err := s.WriteStep(ctx, approvalStep(t, a, time.Time{})); err != nil {
+		t.Fatalf("approve A: %v", err)
+	}
+	b := submit(t, s, "b", yearProposal("B", []domain.Money{kr(100_000), lbfYear - kr(500_000)},
+		domain.NewDate(2024, 3, 1), domain.NewDate(2025, 6, 1)))
+	if _, err := s.WriteStep(ctx, approvalStep(t, b, time.Time{})); err != nil {
+		t.Fatalf("approve B: %v", err)
+	}
+	moveOnly := func(due domain.Date) store.Step {
+		st := changeStep(t, a, 1, 0, func(ms []domain.Milestone) { ms[0].DueDate = due })
+		tr := st.Reserve.Transition
+		return store.Step{Transitions: []store.Transition{tr}, YearsOfChange: "change-1"}
+	}
+	saved := clone(t, *a)
+	// Milestone 1 postponed to 2024: tranche 2 (1.000.000 kr.) moves from 2023 into 2024, which has 500.000 kr. left.
+	_, err := s.WriteStep(ctx, moveOnly(domain.NewDate(2024, 2, 1)))
+	wantYearRefusal(t, s, err, "Landsbyggefonden har givet tilsagn om 2.741.800,00 kr. for 2024; der er frigivet "+
+		"0,00 kr. og planlagt 2.241.800,00 kr., og ændringen planlægger 1.000.000,00 kr. i 2024 (før 0,00 kr.) — "+
+		"500.000,00 kr. for meget.", "a", 1, saved.Version)
+	// Postponed to 2025, where there is room: applied; the same step again (its answer lost) is not judged again.
+	*a = saved
+	st := moveOnly(domain.NewDate(2025, 1, 15))
+	if _, err := s.WriteStep(ctx, st); err != nil {
+		t.Fatalf("change to 2025: %v", err)
+	}
+	if _, err := s.WriteStep(ctx, st); err != nil {
+		t.Fatalf("the same change again: %v", err)
+	}
+}

@@ -122,6 +122,8 @@ func (w *initiative) applyChange(ctx workflow.Context, from domain.Initiative, c
 			Lines: c.Reserve, Transition: tr, KeySuffix: reason}
 	} else {
 		st.Transitions = []store.Transition{tr}
+		// Reserving nothing, the step is still judged against each source's commitment per year.
+		st.YearsOfChange = reason
 	}
 	if len(c.Unreserve) > 0 {
 		st.Unreserve = &store.UnreserveInput{PlanID: from.PlanID, InitiativeID: from.ID,
