@@ -59,6 +59,10 @@ func ReturnReference(returnID string) string {
 	return "TB" + strings.ToUpper(hex.EncodeToString(sum[:8]))
 }
 
+// PaidBySource is what was paid from each source (the paid tranches' lines), every amount and sum within
+// [0, MaxMoney], or an error.
+func (in *Initiative) PaidBySource() (map[string]Money, error) { return in.paidBySource() }
+
 // paidBySource sums the paid tranches per source, bounded like paidSum.
 func (in *Initiative) paidBySource() (map[string]Money, error) {
 	out := map[string]Money{}

@@ -270,6 +270,27 @@ func TestACancelledInitiativesPaidMoneyIsSettledThroughTheAPI(t *testing.T) {
 	if status, err := settle(e.driver.Tokens.OperationalGroup, 28_000_000); status != http.StatusConflict || err == nil {
 		t.Fatalf("another settlement: %d %v, want 409", status, err)
 	}
+	var got struct {
+		Settled   bool    `json:"settled"`
+		SettledBy *string `json:"settled_by"`
+		Closeout  struct {
+			Lines []struct {
+				SourceID  string `json:"source_id"`
+				PaidOre   int64  `json:"paid_ore"`
+				SpentOre  int64  `json:"spent_ore"`
+				ReturnOre int64  `json:"return_ore"`
+			} `json:"lines"`
+		} `json:"closeout"`
+	}
+	if _, err := e.api.Do(ctx, apiclient.Call{Method: "GET", Path: "/api/v1/initiatives/" + in.ID + "/settlement",
+		Route: "/api/v1/initiatives/{id}/settlement", Token: e.s.Tokens["fin-peter"]}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Settled || got.SettledBy == nil || *got.SettledBy != "og-mette" || len(got.Closeout.Lines) != 2 ||
+		got.Closeout.Lines[0].SourceID != "lbf" || got.Closeout.Lines[0].PaidOre != 30_000_000 ||
+		got.Closeout.Lines[0].ReturnOre != 1_000_000 {
+		t.Fatalf("GET settlement: %+v", got)
+	}
 	if n := e.count(`SELECT count(*) FROM initiative_returns WHERE initiative_id = $1 AND amount_ore = 1000000 AND status = 'open'`, in.ID); n != 1 {
 		t.Fatalf("%d open returns of 10.000 kr., want 1", n)
 	}

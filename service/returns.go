@@ -19,6 +19,8 @@ type ReturnsStore interface {
 	ListReturns(ctx context.Context, planID, status string) ([]store.Return, error)
 	GetReturn(ctx context.Context, id string) (store.Return, error)
 	ReceiveReturn(ctx context.Context, id, reference string, actor domain.Actor, at time.Time) (store.Return, error)
+	// InitiativeReturns lists one initiative's returns.
+	InitiativeReturns(ctx context.Context, initiativeID string) ([]store.Return, error)
 	// ReturnByReference finds the plan's return with this payment reference (domain.ReturnReference).
 	ReturnByReference(ctx context.Context, planID, ref string) (store.Return, error)
 }
@@ -65,6 +67,19 @@ func (s *Service) Returns(ctx context.Context, p store.Principal, planID, status
 		return nil, planErr(err, planID, "returns")
 	}
 	return out, nil
+}
+
+// InitiativeReturns lists one initiative's returns; any member of its plan.
+func (s *Service) InitiativeReturns(ctx context.Context, p store.Principal, initiativeID string) ([]store.Return, error) {
+	in, _, err := s.Initiative(ctx, p, initiativeID)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.returnsStore()
+	if err != nil {
+		return nil, err
+	}
+	return rs.InitiativeReturns(ctx, in.ID)
 }
 
 // ReceiveReturn marks a return received with the bank's reference (finance or admin of its plan). Repeating it

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -303,6 +302,16 @@ func (s *Store) ListReturns(ctx context.Context, planID, status string) ([]Retur
 	return out, nil
 }
 
+// InitiativeReturns lists one initiative's returns (at most one per source), by source.
+func (s *Store) InitiativeReturns(ctx context.Context, initiativeID string) ([]Return, error) {
+	out := []Return{}
+	if err := sqlx.SelectContext(ctx, s.db, &out, qReturnSelect+` WHERE r.initiative_id = $1 ORDER BY r.source_id`,
+		initiativeID); err != nil {
+		return nil, translate(err, "returns of %s", initiativeID)
+	}
+	return out, nil
+}
+
 // GetReturn reads one return; ErrNotFound if there is none.
 func (s *Store) GetReturn(ctx context.Context, id string) (Return, error) {
 	var r Return
@@ -312,19 +321,18 @@ func (s *Store) GetReturn(ctx context.Context, id string) (Return, error) {
 	return r, nil
 }
 
-// ReturnByReference finds the plan's return whose payment reference (domain.ReturnReference) is ref;
-// ErrNotFound when none is.
+// ReturnByReference finds the plan's return whose payment reference (domain.ReturnReference: "TB" and the first
+// 16 hex digits of the SHA-256 of its ID, upper case) is ref; ErrNotFound when none is. The reference is computed
+// by the database, in one query, the way domain.ReturnReference computes it (TestReturnReferenceIsTheSameInSQL).
 func (s *Store) ReturnByReference(ctx context.Context, planID, ref string) (Return, error) {
-	list, err := s.ListReturns(ctx, planID, "")
-	if err != nil {
-		return Return{}, err
+	var r Return
+	q := qReturnSelect + `
+		WHERE r.plan_id = $1
+		  AND 'TB' || upper(left(encode(sha256(convert_to(r.id, 'UTF8')), 'hex'), 16)) = upper(btrim($2))`
+	if err := sqlx.GetContext(ctx, s.db, &r, q, planID, ref); err != nil {
+		return Return{}, translate(err, "return with reference %q in %s", ref, planID)
 	}
-	for _, r := range list {
-		if strings.EqualFold(domain.ReturnReference(r.ID), strings.TrimSpace(ref)) {
-			return r, nil
-		}
-	}
-	return Return{}, fmt.Errorf("return with reference %q in %s: %w", ref, planID, ErrNotFound)
+	return r, nil
 }
 
 // RefundKey is the idempotency key of the refund entry that books return of initiative's money from source.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,6 +109,10 @@ func TestCloseoutSettlesTheMoneyAndAReturnComesBackOnce(t *testing.T) {
 	}
 	id := list[0].ID
 
+	// A receipt dated before the return was raised is refused, and books nothing.
+	if _, err := s.ReceiveReturn(ctx, id, "BANK-FOR-TIDLIG", peter, t0.Add(-24*time.Hour)); err == nil {
+		t.Fatal("a receipt before the return was raised was accepted")
+	}
 	// Finance marks it received twice at once with the same reference: one refund.
 	errs := parallel(
 		func() error {
@@ -251,3 +256,28 @@ func TestACancelledInitiativesPaidMoneyIsSettled(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The database finds a return by the payment reference domain.ReturnReference gives it, and by nothing else.
+func TestReturnReferenceIsTheSameInSQL(t *testing.T) {
+	s := dbtest.New(t)
+	ctx := ctxT(t)
+	in := closable(t, s, "reference-æø")
+	if _, err := s.WriteStep(ctx, closeoutStep(t, in, []domain.SourceAmount{{SourceID: "lbf", AmountØre: 70_000_000},
+		{SourceID: "viborg-kommune", AmountØre: 15_000_003}})); err != nil {
+		t.Fatal(err)
+	}
+	id := domain.ReturnID(in.ID, "lbf")
+	ref := domain.ReturnReference(id)
+	for _, asked := range []string{ref, strings.ToLower(ref), " " + ref + " "} {
+		r, err := s.ReturnByReference(ctx, planID, asked)
+		if err != nil || r.ID != id {
+			t.Fatalf("by %q: %+v, %v", asked, r, err)
+		}
+	}
+	if _, err := s.ReturnByReference(ctx, planID, "TB0000000000000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an unknown reference: %v", err)
+	}
+	if _, err := s.ReturnByReference(ctx, "aarhus", ref); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another plan: %v", err)
+	}
+}

@@ -439,7 +439,7 @@ func checkReserveRules(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, 
 		return err
 	}
 	// Each source's commitment per year (store/yearcheck.go).
-	return checkYearCommitments(ctx, tx, in, todo, giveBack)
+	return checkYearCommitments(ctx, tx, in)
 }
 
 // Release asks finance to pay one tranche, as a step of its own (see WriteStep and release).

@@ -27,23 +27,19 @@ import (
 // "This step's planned tranches" are the scheduled tranches of in.Transition.Snapshot, the initiative as it will be
 // after the step: for an approval its whole plan; for a change (in.KeySuffix "change-N") its new plan, which
 // replaces the old one, so the initiative's old planned tranches (its read-model row before the step) are left out
-// of the others and only compared with, to tell whether the step makes a year worse. todo and giveBack (what the
-// step reserves and gives back per source) are already in the snapshot's plan, so the check judges the plan rather
-// than them; it runs only when todo is not empty (see reserve).
+// of the others and only compared with, to tell whether the step makes a year worse. What the step reserves and
+// gives back is already in the snapshot's plan, so the check judges the plan rather than the amounts.
 //
 // It runs inside reserve's transaction after its locks (the plan's funding sources FOR UPDATE, so two reservations
 // judge the years one after the other and the second sees the first; the plan row FOR SHARE, so a new split waits
 // for this check). The released and the planned money are read in one statement, so they come from one snapshot
 // even under READ COMMITTED: a release committing meanwhile (it moves a tranche from planned to released) is seen
-// either wholly before or wholly after, never twice or not at all. Only reservations are judged: a release, or a
-// change that moves tranches without asking for more (no reservation), can still move money into a full year.
+// either wholly before or wholly after, never twice or not at all. A change that reserves nothing is judged by
+// checkYearsOfChange under the same locks; a release is not judged (its year was judged when it was planned).
 //
 // Sources whose current split is the seed's even placeholder (version 1 without changed_by) are not checked until
 // admin records a split (PUT /plans/{id}/commitments, the page Årsfordeling og rammer).
-func checkYearCommitments(ctx context.Context, tx *sqlx.Tx, in ReserveInput, todo, giveBack []domain.SourceAmount) error {
-	if len(todo) == 0 {
-		return nil
-	}
+func checkYearCommitments(ctx context.Context, tx *sqlx.Tx, in ReserveInput) error {
 	c, err := commitments(ctx, tx, in.PlanID)
 	if err != nil {
 		return fmt.Errorf("reserve %s: year commitments: %w", in.InitiativeID, err)
@@ -156,6 +152,5 @@ func checkYearsOfChange(ctx context.Context, tx *sqlx.Tx, in ReserveInput) error
 	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM plans WHERE id = $1 FOR SHARE`, in.PlanID); err != nil {
 		return translate(err, "change %s: lock plan", in.InitiativeID)
 	}
-	// A non-empty todo: the check judges the snapshot's plan, not the amounts.
-	return checkYearCommitments(ctx, tx, in, []domain.SourceAmount{{SourceID: "", AmountØre: 0}}, nil)
+	return checkYearCommitments(ctx, tx, in)
 }

@@ -105,13 +105,9 @@ func (f spendField) Default() string { return strings.TrimSuffix(f.Paid.String()
 // spendFields are the evaluation form's spend fields: each source of the budget something was paid from, in the
 // budget's order.
 func spendFields(in domain.Initiative, plan domain.Plan) []spendField {
-	paid := map[string]domain.Money{}
-	for _, m := range in.Milestones {
-		if m.TrancheStatus == domain.TranchePaid {
-			for _, l := range m.Tranche {
-				paid[l.SourceID] += l.AmountØre // bounded by the budget, checked at submission
-			}
-		}
+	paid, err := in.PaidBySource()
+	if err != nil {
+		return nil // an invalid read model offers no form; the rule refuses it anyway
 	}
 	var out []spendField
 	for _, l := range in.Proposal.Budget {
@@ -127,6 +123,26 @@ func spendFields(in domain.Initiative, plan domain.Plan) []spendField {
 		out = append(out, spendField{Index: len(out), SourceID: l.SourceID, Name: name, Paid: paid[l.SourceID]})
 	}
 	return out
+}
+
+// readSpend reads a form's final spend per source (spendFields: forbrug-<i>-kilde and forbrug-<i> in kroner): the
+// amounts, what was typed by field name, and the message of each amount that did not parse, by index.
+func readSpend(r *http.Request) (spend []domain.SourceAmount, typed map[string]string, bad map[int]string) {
+	typed, bad = map[string]string{}, map[int]string{}
+	for i := 0; i < domain.MaxResults; i++ {
+		name := fmt.Sprintf("forbrug-%d", i)
+		src := r.PostFormValue(name + "-kilde")
+		if src == "" {
+			break
+		}
+		typed[name] = r.PostFormValue(name)
+		m, msg := spentKroner(typed[name])
+		if msg != "" {
+			bad[i] = msg
+		}
+		spend = append(spend, domain.SourceAmount{SourceID: src, AmountØre: m})
+	}
+	return spend, typed, bad
 }
 
 // actionSpec is what the pages know about an action: where its form posts, its section's id (the summary's
@@ -445,19 +461,12 @@ func (w *Web) submitEvaluation(rw http.ResponseWriter, r *http.Request, v *viewe
 	}
 	summary := r.PostFormValue("resume")
 	// The final spend per source: the form names the sources it shows; a blank amount is a problem of its own.
-	var spend []domain.SourceAmount
-	for i := 0; i < domain.MaxResults; i++ {
-		p := fmt.Sprintf("forbrug-%d", i)
-		src := r.PostFormValue(p + "-kilde")
-		if src == "" {
-			break
-		}
-		m, msg := spentKroner(r.PostFormValue(p))
-		if msg != "" {
+	spend, _, bad := readSpend(r)
+	for i := range spend {
+		if msg, ok := bad[i]; ok {
 			problems = append(problems, domain.FieldProblem{Field: fmt.Sprintf("spend[%d].amount_ore", i),
 				Code: "invalid", Message: msg})
 		}
-		spend = append(spend, domain.SourceAmount{SourceID: src, AmountØre: m})
 	}
 	if len(problems) > 0 {
 		// As for the report: the rule's own problems with the rest of the form, shown together.

@@ -84,6 +84,10 @@ func trancheStatusName(s domain.TrancheStatus) string {
 		return "frigivet, afventer udbetaling"
 	case domain.TranchePaid:
 		return "udbetalt"
+	case domain.TrancheWithdrawn:
+		return "trukket tilbage fra økonomi"
+	case domain.TrancheCancelled:
+		return "annulleret, aldrig frigivet"
 	}
 	return string(s)
 }

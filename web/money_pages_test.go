@@ -14,6 +14,8 @@ func TestMoneyPagesInABrowser(t *testing.T) {
 	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
 	financeFixture(t, a.st)
 	closedOut(t, a.st)
+	evaluationDue(t, a.st)
+	cancelledAfterPaying(t, a.st)
 	b := browsertest.Start(t, browsertest.WithBaseURL(a.srv.URL))
 	signIn := func(name string) *browsertest.Tab {
 		tab := b.NewTab()
@@ -30,6 +32,9 @@ func TestMoneyPagesInABrowser(t *testing.T) {
 		{"Peter Holm", "/indsatser/afsluttet", "Jobcafé i Vestervang", "afsluttet-indsats"},
 		{"Karen Iversen", "/planen/aarsregnskab", "Årsregnskab til Landsbyggefonden", "aarsregnskab"},
 		{"Karen Iversen", "/planen/aarsregnskab/2023", "Årsregnskab 2023", "aarsregnskab-2023"},
+		{"Karen Iversen", "/planen", "Boligsocial helhedsplan 2021-2025, Viborg Kommune", "planen-rater-holdes-tilbage"},
+		{"Mette Kjær", "/indsatser/evalueres", "Lektiecafé i Ringparken", "evaluering-med-forbrug"},
+		{"Mette Kjær", "/indsatser/annulleret", "Cykelværksted i Ringparken", "annulleret-afregning"},
 	} {
 		tab := signIn(p.who)
 		tab.Visit(p.path)

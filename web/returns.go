@@ -104,14 +104,9 @@ func (w *Web) initiativeCloseoutPanel(r *http.Request, v *viewer, in domain.Init
 	}
 	var returns []store.Return
 	if in.Closeout.ReturnTotal() > 0 && w.svc != nil {
-		all, err := w.svc.Returns(r.Context(), v.Principal, in.PlanID, "")
-		if err != nil {
+		var err error
+		if returns, err = w.svc.InitiativeReturns(r.Context(), v.Principal, in.ID); err != nil {
 			w.log.WarnContext(r.Context(), "returns for the initiative page", "initiative_id", in.ID, "error", err)
-		}
-		for _, rt := range all {
-			if rt.InitiativeID == in.ID {
-				returns = append(returns, rt)
-			}
 		}
 	}
 	for _, l := range in.Closeout.Lines {
@@ -291,20 +286,10 @@ func (w *Web) settleForm(rw http.ResponseWriter, r *http.Request, v *viewer) {
 		w.boardFailed(rw, r, v, err)
 		return
 	}
-	vals, errs := map[string]string{}, map[string]string{}
-	var spend []domain.SourceAmount
-	for i := 0; i < domain.MaxResults; i++ {
-		name := fmt.Sprintf("forbrug-%d", i)
-		src := r.PostFormValue(name + "-kilde")
-		if src == "" {
-			break
-		}
-		vals[name] = r.PostFormValue(name)
-		m, msg := spentKroner(vals[name])
-		if msg != "" {
-			errs[fmt.Sprintf("afregning-forbrug-%d", i)] = msg
-		}
-		spend = append(spend, domain.SourceAmount{SourceID: src, AmountØre: m})
+	spend, vals, bad := readSpend(r)
+	errs := map[string]string{}
+	for i, msg := range bad {
+		errs[fmt.Sprintf("afregning-forbrug-%d", i)] = msg
 	}
 	if len(errs) == 0 {
 		_, err = w.svc.SettleCancelled(r.Context(), v.Principal, id, spend)

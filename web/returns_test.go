@@ -88,6 +88,10 @@ func TestReturnsPages(t *testing.T) {
 	if panel := section(t, peter.get("/indsatser/afsluttet"), "afslutning"); !strings.Contains(panel, "Modtaget (ref. BANK-IND-9)") {
 		t.Fatalf("the initiative does not show the return received:\n%s", panel)
 	}
+	if p := peter.get("/planen"); !strings.Contains(p.body, `data-testid="returned-per-source"`) ||
+		!strings.Contains(p.body, "12.345,67 kr.") {
+		t.Fatal("Planen does not show the money paid back")
+	}
 	vs, err := a.st.VerifyLedger(context.Background())
 	if err != nil || len(vs) > 0 {
 		t.Fatalf("ledger verify: %v %v", vs, err)
@@ -97,15 +101,7 @@ func TestReturnsPages(t *testing.T) {
 // The evaluation form asks for the final spend per source something was paid from, prefilled with what was paid.
 func TestEvaluationFormAsksForTheFinalSpend(t *testing.T) {
 	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
-	in := funded(t, a.st, "evalueres", "Lektiecafé i Ringparken", time.Date(2023, 2, 1, 8, 0, 0, 0, time.UTC),
-		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(300_000)), kommune(domain.Kroner(100_000) + 55)}, release: true, paidWith: "NETS-1"})
-	// Milestone 1 reported and accepted: the initiative waits for its evaluation.
-	now := time.Date(2023, 6, 1, 8, 0, 0, 0, time.UTC)
-	in.Milestones[0].Report = &domain.Report{Summary: "Udført", SpentØre: domain.Kroner(390_000), Actor: mette, At: now}
-	in.Milestones[0].AcceptedBy, in.Milestones[0].AcceptedAt = &hanne, &now
-	if err := a.st.RecordTransition(context.Background(), finTransition(in, "milestone_accepted", hanne, domain.PhaseEvaluation, now)); err != nil {
-		t.Fatal(err)
-	}
+	evaluationDue(t, a.st)
 	mette := a.browser()
 	mette.signInAs("og-mette")
 	p := mette.get("/indsatser/evalueres")
@@ -123,15 +119,7 @@ func TestEvaluationFormAsksForTheFinalSpend(t *testing.T) {
 // the return to collect.
 func TestACancelledInitiativeIsSettledOnItsPage(t *testing.T) {
 	a, _ := newPaymentApp(t, web.Config{DevSignIn: true})
-	start := time.Date(2023, 2, 1, 8, 0, 0, 0, time.UTC)
-	in := funded(t, a.st, "annulleret", "Cykelværksted i Ringparken", start,
-		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(80_000)), kommune(domain.Kroner(20_000))}, release: true, paidWith: "NETS-1"},
-		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(50_000))}})
-	in.Milestones[1].TrancheStatus = domain.TrancheCancelled
-	if err := a.st.RecordTransition(context.Background(), finTransition(in, "cancelled", hanne, domain.PhaseCancelled,
-		start.Add(30*24*time.Hour))); err != nil {
-		t.Fatal(err)
-	}
+	cancelledAfterPaying(t, a.st)
 	lars := a.browser()
 	lars.signInAs("bs-lars")
 	if p := lars.get("/indsatser/annulleret"); strings.Contains(p.body, `data-testid="form-settlement"`) {
@@ -140,7 +128,8 @@ func TestACancelledInitiativeIsSettledOnItsPage(t *testing.T) {
 	mette := a.browser()
 	mette.signInAs("og-mette")
 	p := mette.get("/indsatser/annulleret")
-	for _, want := range []string{`data-testid="form-settlement"`, `name="forbrug-0-kilde" value="lbf"`, `value="80.000,00"`,
+	for _, want := range []string{`data-testid="form-settlement"`, "annulleret, aldrig frigivet",
+		`name="forbrug-0-kilde" value="lbf"`, `value="80.000,00"`,
 		`name="forbrug-1-kilde" value="viborg-kommune"`, "Udbetalt 20.000 kr. – skriv"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("settlement form lacks %q", want)
@@ -165,5 +154,34 @@ func TestACancelledInitiativeIsSettledOnItsPage(t *testing.T) {
 	}
 	if strings.Contains(panel, `data-testid="form-settlement"`) {
 		t.Fatal("the form is still offered after the settlement")
+	}
+}
+
+// evaluationDue writes "evalueres": tranche 1 (300.000 kr. LBF, 100.000,55 kr. Viborg Kommune) paid, milestone 1
+// reported and accepted, the evaluation due.
+func evaluationDue(t *testing.T, st *store.Store) {
+	t.Helper()
+	in := funded(t, st, "evalueres", "Lektiecafé i Ringparken", time.Date(2023, 2, 1, 8, 0, 0, 0, time.UTC),
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(300_000)), kommune(domain.Kroner(100_000) + 55)}, release: true, paidWith: "NETS-1"})
+	now := time.Date(2023, 6, 1, 8, 0, 0, 0, time.UTC)
+	in.Milestones[0].Report = &domain.Report{Summary: "Udført", SpentØre: domain.Kroner(390_000), Actor: mette, At: now}
+	in.Milestones[0].AcceptedBy, in.Milestones[0].AcceptedAt = &hanne, &now
+	if err := st.RecordTransition(context.Background(), finTransition(in, "milestone_accepted", hanne, domain.PhaseEvaluation, now)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cancelledAfterPaying writes "annulleret": tranche 1 (80.000 kr. LBF, 20.000 kr. Viborg Kommune) paid, then the
+// initiative cancelled with tranche 2 never released; its paid money is not settled.
+func cancelledAfterPaying(t *testing.T, st *store.Store) {
+	t.Helper()
+	start := time.Date(2023, 2, 1, 8, 0, 0, 0, time.UTC)
+	in := funded(t, st, "annulleret", "Cykelværksted i Ringparken", start,
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(80_000)), kommune(domain.Kroner(20_000))}, release: true, paidWith: "NETS-1"},
+		tranche{lines: []domain.SourceAmount{lbf(domain.Kroner(50_000))}})
+	in.Milestones[1].TrancheStatus = domain.TrancheCancelled
+	if err := st.RecordTransition(context.Background(), finTransition(in, "cancelled", hanne, domain.PhaseCancelled,
+		start.Add(30*24*time.Hour))); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,10 +1,14 @@
 package workflows_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.temporal.io/sdk/testsuite"
 
+	"github.com/helhedsplan/helhedsplan/activities"
 	"github.com/helhedsplan/helhedsplan/domain"
 	"github.com/helhedsplan/helhedsplan/store"
 	"github.com/helhedsplan/helhedsplan/workflows"
@@ -76,4 +80,55 @@ func TestAcceptingTheEvaluationClosesTheMoneyOut(t *testing.T) {
 	if !told {
 		t.Fatalf("finance was not told of the return: %+v", fake.notes)
 	}
+}
+
+// Once the board has accepted the evaluation, the close-out completes even when the workflow itself is cancelled
+// while the step waits for PostgreSQL: the step runs on a disconnected context (like a cancellation's).
+func TestCloseoutCompletesWhenTheWorkflowIsCancelledMidStep(t *testing.T) {
+	plan := boardPlan(t)
+	fake := newFakeStore(plan)
+	fake.down, fake.failStep = 4, workflows.EventEvaluationOK // retried after 1, 2, 4, 8 s
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(planTime)
+	env.RegisterWorkflow(workflows.Initiative)
+	env.RegisterActivity(&activities.Activities{Store: fake})
+	updates := []struct {
+		name string
+		arg  any
+	}{
+		{workflows.UpdateDecide, vote(lars, domain.OutcomeApprove, "")},
+		{workflows.UpdateDecide, vote(sofie, domain.OutcomeApprove, "")},
+		{workflows.UpdateConfirmPayment, confirm(1, "BANK-1")},
+		{workflows.UpdateReportMilestone, report(1, domain.Kroner(150_000))},
+		{workflows.UpdateDecide, voteOn(domain.MatterMilestone, 1, hanne, domain.OutcomeApprove, "")},
+		{workflows.UpdateConfirmPayment, confirm(2, "BANK-2")},
+		{workflows.UpdateReportMilestone, report(2, domain.Kroner(250_000))},
+		{workflows.UpdateDecide, voteOn(domain.MatterMilestone, 2, hanne, domain.OutcomeApprove, "")},
+		{workflows.UpdateSubmitEvaluation, evaluation()},
+		{workflows.UpdateDecide, voteOn(domain.MatterEvaluation, 0, hanne, domain.OutcomeApprove, "")},
+		{workflows.UpdateDecide, voteOn(domain.MatterEvaluation, 0, lars, domain.OutcomeApprove, "")},
+	}
+	for i, u := range updates {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(u.name, fmt.Sprintf("u%d", i), &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { t.Errorf("update %d rejected: %v", i, err) }, OnAccept: func() {},
+				OnComplete: func(any, error) {},
+			}, u.arg)
+		}, time.Duration(i+1)*time.Minute)
+	}
+	// The deciding vote is at minute 11; its step fails for 15 s. Cancel the workflow 3 s into that.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 11*time.Minute+3*time.Second)
+	env.ExecuteWorkflow(workflows.Initiative, workflows.StartInput{InitiativeID: "i1", Plan: plan, Proposer: mette, Proposal: proposal()})
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not finish")
+	}
+	if len(fake.closeouts) != 1 || fake.snapshot.Phase != domain.PhaseCompleted || fake.snapshot.Closeout == nil {
+		t.Fatalf("%d close-out steps, read model %s: want the close-out written once and the initiative completed",
+			len(fake.closeouts), fake.snapshot.Phase)
+	}
+	if fake.down != 0 {
+		t.Fatalf("the step failed %d times fewer than planned: the close-out did not wait out the outage", fake.down)
+	}
+	fake.writtenOnce(t)
 }
